@@ -1,0 +1,62 @@
+/**
+ * The one place where Switchboard's errors are defined and mapped to what goes on the wire:
+ * an HTTP status before the upgrade, a close code after it.
+ */
+import { CloseCode } from "./protocol/close-codes.ts";
+
+/** Base class: every error Switchboard throws has a stable `code`. */
+export class SwitchboardError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A bad option passed to createServer, endpoint(), … The message names the option. */
+export class OptionError extends SwitchboardError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super("bad_option", `option "${option}": ${message}`);
+    this.option = option;
+  }
+}
+
+/** A WebSocket upgrade refused before any WebSocket exists: answered with an HTTP status. */
+export class HandshakeRejection extends SwitchboardError {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string) {
+    super("handshake_rejected", `handshake rejected: ${status} ${reason}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new OptionError("status", `a rejection needs a 4xx or 5xx HTTP status, got ${status}`);
+    }
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** Build a handshake rejection; return it (or throw it) from a `handshake` hook. */
+export function reject(status: number, reason: string): HandshakeRejection {
+  return new HandshakeRejection(status, reason);
+}
+
+/** The server is in a state where the call is not allowed (start twice, endpoint after start, …). */
+export class StateError extends SwitchboardError {
+  constructor(message: string) {
+    super("bad_state", message);
+  }
+}
+
+/** HTTP status for an error raised while an upgrade is being decided. */
+export function toHttpStatus(err: unknown): number {
+  if (err instanceof HandshakeRejection) return err.status;
+  return 500;
+}
+
+/** Close code for an error raised by user code after the connection opened. */
+export function toCloseCode(err: unknown): number {
+  if (err instanceof SwitchboardError && err.code === "slow_consumer") return CloseCode.SlowConsumer;
+  return CloseCode.InternalError;
+}

@@ -1,0 +1,74 @@
+/**
+ * WebSocket close codes: the RFC 6455 ones we use, and Switchboard's own registry in the
+ * 4000–4999 range that RFC 6455 §7.4.2 reserves for private use.
+ *
+ * Pure data: imported by the server and by the client (which uses `retryable` to decide
+ * whether reconnecting can help).
+ */
+export const CloseCode = {
+  /** 1000: the purpose of the connection is fulfilled. */
+  Normal: 1000,
+  /** 1001: the server is going down (graceful stop) or the page is navigating away. */
+  GoingAway: 1001,
+  /** 1002: the peer broke the framing protocol (ws detects this). */
+  ProtocolError: 1002,
+  /** 1003: a data type the endpoint cannot accept. */
+  UnsupportedData: 1003,
+  /** 1005: no status code was present (never sent on the wire). */
+  NoStatus: 1005,
+  /** 1006: the connection dropped without a closing handshake (never sent on the wire). */
+  Abnormal: 1006,
+  /** 1007: a text message was not valid UTF-8. */
+  InvalidPayload: 1007,
+  /** 1008: the peer broke a policy of the endpoint (too many bad messages, …). */
+  PolicyViolation: 1008,
+  /** 1009: a message exceeded `maxPayload`. */
+  MessageTooBig: 1009,
+  /** 1011: a handler threw; the server is fine, this connection is not. */
+  InternalError: 1011,
+  /** 1012: the server is restarting. */
+  ServiceRestart: 1012,
+  /** 1013: the server is overloaded; try again later. */
+  TryAgainLater: 1013,
+
+  /** 4000: the connection read too slowly and its send buffer passed `maxBufferedBytes`. */
+  SlowConsumer: 4000,
+  /** 4001: an operator kicked the connection (control socket `kick`). */
+  Kicked: 4001,
+  /** 4002: the session was rejected or expired after the connection opened. */
+  SessionRejected: 4002,
+} as const;
+
+export type CloseCodeName = keyof typeof CloseCode;
+export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
+
+/** What a client should do after a close with this code. */
+export interface CloseCodeInfo {
+  readonly code: number;
+  readonly name: string;
+  /** Reconnecting may succeed (with backoff). False: reconnecting would fail the same way. */
+  readonly retryable: boolean;
+}
+
+const RETRYABLE = new Set<number>([
+  CloseCode.GoingAway,
+  CloseCode.Abnormal,
+  CloseCode.InternalError,
+  CloseCode.ServiceRestart,
+  CloseCode.TryAgainLater,
+  CloseCode.SlowConsumer,
+]);
+
+const NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
+
+export function describeCloseCode(code: number): CloseCodeInfo {
+  return { code, name: NAMES.get(code) ?? (code >= 4000 && code <= 4999 ? "Application" : "Unknown"), retryable: RETRYABLE.has(code) };
+}
+
+/** True for a code that an endpoint may send in a close frame (RFC 6455 §7.4). */
+export function isSendableCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
