@@ -6,9 +6,6 @@
  *     const browser = await launchBrowser(chromium!); try { … } finally { await browser.close(); }
  *   });
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { findBinary } from "./binaries.ts";
 
@@ -19,17 +16,14 @@ export function chromiumPath(): string | undefined {
 }
 
 export async function launchBrowser(executablePath: string): Promise<Browser> {
-  const userDataDir = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
-  const browser = await chromium.launch({
+  // playwright gives every launch a new, empty user data dir of its own.
+  return await chromium.launch({
     executablePath,
     headless: true,
     // Flags that keep Chromium off the (closed) network and quiet on a root CI machine.
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${userDataDir}`,
     ],
   });
-  browser.on("disconnected", () => rmSync(userDataDir, { recursive: true, force: true }));
-  return browser;
 }
