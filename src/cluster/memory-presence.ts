@@ -5,7 +5,7 @@
  */
 import { StateError } from "../errors.ts";
 import {
-  NodeRooms, checkRoom, encodeMember, type NodeInfo, type PresenceEntry, type PresenceMember,
+  NodeRooms, checkRoom, encodeMember, presenceTiming, type NodeInfo, type PresenceEntry, type PresenceMember,
   type PresenceOptions, type PresenceStore,
 } from "./presence.ts";
 
@@ -26,6 +26,7 @@ export class MemoryPresence implements PresenceStore {
   #closed = false;
 
   constructor(nodeId: string, state: MemoryPresenceState = new MemoryPresenceState(), options: PresenceOptions = {}) {
+    presenceTiming(options); // checked here too, so a config error does not wait for Redis to show
     if (state.nodes.has(nodeId)) throw new StateError(`node "${nodeId}" already has a presence store in this hub`);
     this.nodeId = nodeId;
     this.#state = state;

@@ -68,6 +68,9 @@ export class RedisBus extends BaseBus {
       // We resubscribe ourselves on "ready", from our own table of channels.
       autoResubscribe: false,
       maxRetriesPerRequest: 0,
+      // ioredis arms a timer of this length when disconnecting a socket that is already closed
+      // (Redis down): the 2 s default kept a stopping process alive for nothing.
+      ...{ disconnectTimeout: 100 },
     };
     this.client = new Redis(options.url, { ...common, connectionName: `${this.nodeId}:pub` });
     this.#sub = new Redis(options.url, { ...common, connectionName: `${this.nodeId}:sub` });
