@@ -64,6 +64,38 @@ export const LIMITS = {
   },
 
   // ── app layer ───────────────────────────────────────────────────────────────────────
+  taskTimeoutMs: {
+    name: "taskTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "app",
+    whenHit: "the task's AbortSignal fires and the caller gets a `timeout` error reply (a task may set its own)",
+  },
+  maxInFlightTasks: {
+    name: "maxInFlightTasks", default: 64, unit: "count", min: 1, scope: "app",
+    whenHit: "a further request on that connection gets an `overloaded` error reply",
+  },
+  maxBadMessages: {
+    name: "maxBadMessages", default: 10, unit: "messages", min: 1, scope: "app",
+    whenHit: "each bad message gets a `bad_request` reply; one more than this within `badMessageWindowMs` closes the connection with 1008",
+  },
+  badMessageWindowMs: {
+    name: "badMessageWindowMs", default: 10_000, unit: "ms", min: 1, scope: "app",
+    whenHit: "the sliding window over which `maxBadMessages` is counted",
+  },
+  maxRoomsPerConnection: {
+    name: "maxRoomsPerConnection", default: 32, unit: "count", min: 1, scope: "app",
+    whenHit: "more `?room=` at connect: HTTP 400; a further `room.join`: `bad_request`",
+  },
+  maxPushBufferedBytes: {
+    name: "maxPushBufferedBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "app",
+    whenHit: "a push to a connection with more queued is handled by `pushPolicy`: \"drop\" (default; skipped and counted) or \"close\" (4000 SlowConsumer)",
+  },
+  workerMaxQueue: {
+    name: "workerMaxQueue", default: 256, unit: "count", min: 0, scope: "app",
+    whenHit: "a worker-pool task called when this many wait gets an `overloaded` error reply",
+  },
+  maxOfflineQueue: {
+    name: "maxOfflineQueue", default: 1_000, unit: "messages", min: 0, scope: "app",
+    whenHit: "client library: a send while offline with the queue full returns false; a call rejects with `queue_full`",
+  },
 
   // ── tcp / udp ───────────────────────────────────────────────────────────────────────
 
