@@ -12,7 +12,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
-import { Sender as WsSenderClass, WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
+import * as wsModule from "ws";
+import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
 import type { HandshakeDecision } from "../endpoint/handshake.ts";
 import type { PreparedMessage, TransportSocket, TransportSocketEvents } from "./socket.ts";
 
@@ -119,7 +120,7 @@ interface WsSender {
 interface WsInternals {
   _sender: WsSender | null;
 }
-const Sender = WsSenderClass as unknown as { frame(data: Buffer, options: object): Buffer[] };
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender;
 const SENDER_IDLE = 0;
 
 const TEXT = { binary: false };
