@@ -13,6 +13,7 @@ import { HttpListener, type HttpHandler, type HttpMiddleware, type UpgradeRoute 
 import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
+import { App, type AppOptions } from "./app/app.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -39,6 +40,7 @@ export class Server {
   readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
   readonly #http: HttpListener;
   readonly #heartbeat: Heartbeat;
+  readonly #apps: App[] = [];
   #state: State = "new";
   #startedAt = 0;
   #stopped?: Promise<void>;
@@ -88,6 +90,14 @@ export class Server {
     };
     this.#endpoints.set(path, { endpoint, route });
     return endpoint;
+  }
+
+  /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
+  app(path: string, options: AppOptions = {}): App {
+    const app = new App(path, options, this.log);
+    app.attach(this.endpoint(path, app.endpointOptions()));
+    this.#apps.push(app);
+    return app;
   }
 
   /** The mounted endpoints, by path. */
@@ -158,6 +168,7 @@ export class Server {
     const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
     this.#state = "stopping";
     this.#heartbeat.stop();
+    for (const app of this.#apps) app.stop(); // tasks in flight see their signal fire
     const listenerClosed = this.#http.stopAccepting();
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
     let timer: NodeJS.Timeout | undefined;

@@ -3,7 +3,9 @@
  * with an AbortController) and bad-message budget. Tasks see it as an AppConnection.
  */
 import { encodePush } from "../protocol/codec.ts";
-import type { EndpointConnection, PushGate } from "./push.ts";
+import type { Connection } from "../endpoint/connection.ts";
+import type { PreparedMessage } from "../transport/socket.ts";
+import type { PushGate } from "./push.ts";
 import type { User } from "./sessions.ts";
 import { TaskAbort, type AppConnection } from "./task.ts";
 import { BadMessageBudget } from "./bad-messages.ts";
@@ -16,7 +18,7 @@ export class AppConn implements AppConnection {
   private sendSerial = 0;
 
   constructor(
-    readonly raw: EndpointConnection,
+    readonly raw: Connection<unknown>,
     readonly user: User,
     private readonly gate: PushGate,
     budget: { max: number; windowMs: number },
@@ -41,8 +43,13 @@ export class AppConn implements AppConnection {
   /** Send an already-serialised push, through the backpressure gate. */
   pushText(text: string): boolean {
     if (!this.gate.admit(this.raw)) return false;
-    this.raw.send(text);
-    return true;
+    return this.gate.sent(this.raw.send(text));
+  }
+
+  /** Send a push framed once for many connections, through the backpressure gate. */
+  pushPrepared(message: PreparedMessage): boolean {
+    if (!this.gate.admit(this.raw)) return false;
+    return this.gate.sent(this.raw.sendPrepared(message));
   }
 
   /** Replies are asked for: they skip the push gate (the endpoint's own send limit still applies). */

@@ -18,7 +18,7 @@ export interface EndpointConnection {
 }
 
 export interface PushCounters {
-  /** Pushes handed to a socket (one per recipient). */
+  /** Pushes written to a socket (one per recipient). */
   sent: number;
   /** Pushes skipped under the "drop" policy. */
   dropped: number;
@@ -39,12 +39,15 @@ export class PushGate {
     if (policy !== "drop" && policy !== "close") throw new OptionError("pushPolicy", `must be "drop" or "close", got ${String(policy)}`);
   }
 
+  /** Count a push that was written. */
+  sent(written: boolean): boolean {
+    if (written) this.counters.sent += 1;
+    return written;
+  }
+
   /** True when a push may go to this connection now; applies the policy when not. */
   admit(conn: EndpointConnection): boolean {
-    if (conn.bufferedAmount <= this.limit) {
-      this.counters.sent += 1;
-      return true;
-    }
+    if (conn.bufferedAmount <= this.limit) return true;
     if (this.policy === "drop") {
       this.counters.dropped += 1;
     } else {
