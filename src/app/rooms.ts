@@ -57,16 +57,20 @@ export class Rooms implements RoomsApi {
 
   leave(conn: AppConnection, room: string): void {
     const member = this.lookup(conn);
-    const set = this.rooms.get(room);
-    if (member === undefined || set === undefined || !set.delete(member)) return;
-    member.rooms.delete(room);
-    if (set.size === 0) this.rooms.delete(room);
-    else if (this.presence) this.announce(room, member, false);
+    if (member !== undefined) this.remove(member, room);
   }
 
   /** A connection is gone: out of every room (with presence pushes to those left behind). */
   leaveAll(conn: AppConn): void {
-    for (const room of [...conn.rooms]) this.leave(conn, room);
+    for (const room of [...conn.rooms]) this.remove(conn, room);
+  }
+
+  private remove(member: AppConn, room: string): void {
+    const set = this.rooms.get(room);
+    if (set === undefined || !set.delete(member)) return;
+    member.rooms.delete(room);
+    if (set.size === 0) this.rooms.delete(room);
+    else if (this.presence) this.announce(room, member, false);
   }
 
   members(room: string): PresenceMember[] {
