@@ -52,7 +52,7 @@ test("presence: members list, joined and left pushes to the room", async (t) => 
 
 test("room.join / room.leave move a connection; bad room data is bad_request", async (t) => {
   const { server, url, app } = await startApp({ presence: true, maxRoomsPerConnection: 2 }, (a) => {
-    a.task("shout", ({ data, rooms }) => rooms.push(data.room, "shouted", data.text));
+    a.task<{ room: string; text: string }>("shout", ({ data, rooms }) => rooms.push(data.room, "shouted", data.text));
   });
   t.after(() => server.stop());
   const a = await ProtoClient.open(url);
@@ -99,7 +99,7 @@ test("without ?room= the room is the path of the Referer page", async (t) => {
 
 test("app.broadcast reaches every connection once; conn.push reaches one", async (t) => {
   const { server, url, app } = await startApp({}, (a) => {
-    a.task("poke", ({ data, conn }) => {
+    a.task<string>("poke", ({ data, conn }) => {
       const target = a.connections.get(data);
       return target ? target.push("poked", conn.id) : false;
     });
