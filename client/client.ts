@@ -10,7 +10,7 @@
 import { parseServerMessage, encodeRequest, isPush, ProtocolError } from "../src/protocol/codec.ts";
 import {
   BuiltinPush, BuiltinTask, SUBPROTOCOL,
-  type PresenceMember, type PushMapShape, type ServerMessage, type TaskMapShape, type TaskSpec, type Welcome,
+  type PresenceMember, type ServerMessage, type TaskSpec, type Welcome,
 } from "../src/protocol/messages.ts";
 import { CloseCode } from "../src/protocol/close-codes.ts";
 import { CallError } from "./call-error.ts";
@@ -63,7 +63,11 @@ interface PendingCall {
 
 const OPEN = 1;
 
-export class Client<T extends TaskMapShape = AnyTasks, P extends PushMapShape = AnyPushes> {
+/**
+ * T maps task names to { data, reply }; P maps push names to their data. Plain interfaces
+ * work (no index signature needed).
+ */
+export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends { [K in keyof P]: unknown } = AnyPushes> {
   /** The server's welcome on the current connection (user, connection id, rooms). */
   welcome: Welcome | undefined;
   private socket: InstanceType<WebSocketConstructor> | undefined;
@@ -112,6 +116,10 @@ export class Client<T extends TaskMapShape = AnyTasks, P extends PushMapShape = 
 
   /** Ask for a reply. Rejects with a CallError carrying the error `code`. */
   call<K extends keyof T & string>(task: K, data: T[K]["data"], options: { timeoutMs?: number } = {}): Promise<T[K]["reply"]> {
+    return this.request(task, data, options) as Promise<T[K]["reply"]>;
+  }
+
+  private request(task: string, data: unknown, options: { timeoutMs?: number }): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new CallError("closed", "the client is closed", task));
       const id = this.nextId++;
@@ -146,13 +154,13 @@ export class Client<T extends TaskMapShape = AnyTasks, P extends PushMapShape = 
 
   /** Join a room now and after every reconnect. */
   async join(room: string): Promise<{ room: string; members?: PresenceMember[] }> {
-    const reply = (await this.call(BuiltinTask.RoomJoin as keyof T & string, { room } as T[keyof T & string]["data"])) as { room: string; members?: PresenceMember[] };
+    const reply = (await this.request(BuiltinTask.RoomJoin, { room }, {})) as { room: string; members?: PresenceMember[] };
     this.rooms.add(room);
     return reply;
   }
 
   async leave(room: string): Promise<void> {
-    await this.call(BuiltinTask.RoomLeave as keyof T & string, { room } as T[keyof T & string]["data"]);
+    await this.request(BuiltinTask.RoomLeave, { room }, {});
     this.rooms.delete(room);
   }
 
