@@ -14,6 +14,7 @@ import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
 import { App, type AppOptions } from "./app/app.ts";
+import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -96,6 +97,8 @@ export class Server {
   app(path: string, options: AppOptions = {}): App {
     const app = new App(path, options, this.log);
     app.attach(this.endpoint(path, app.endpointOptions()));
+    // The first app also serves the browser client (built on the first request, cached).
+    if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
     this.#apps.push(app);
     return app;
   }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "switchboard";
+import { mountChat, CHAT_PAGE } from "./chat.ts";
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -18,6 +19,8 @@ server.endpoint("/echo", {
   },
 });
 
+mountChat(server); // the chat: a page at /chat?room=NAME, its app at /chat/ws
+
 server.get("/", (_req, res) => {
   res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
   res.end(page);
@@ -27,6 +30,7 @@ await server.start();
 console.log(`Switchboard demo
   page:      ${server.url("/", "http")}
   endpoint:  ${server.url("/echo")}
+  chat:      ${server.url(CHAT_PAGE, "http")}?room=lobby
   health:    ${server.url("/healthz", "http")}
 Stop with Ctrl-C.`);
 
