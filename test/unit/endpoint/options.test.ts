@@ -66,7 +66,7 @@ test("connection ids: a counter per prefix; prefixes from paths", () => {
 test("close codes: sendable ones, names, and which ones a client may retry", () => {
   for (const code of [1000, 1001, 1008, 1011, 3000, 4000, 4999]) assert.ok(isSendableCloseCode(code), String(code));
   for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000]) assert.ok(!isSendableCloseCode(code), String(code));
-  assert.deepEqual(describeCloseCode(CloseCode.SlowConsumer), { code: 4000, name: "SlowConsumer", retryable: true });
+  assert.deepEqual(describeCloseCode(CloseCode.SlowConsumer), { code: 4000, name: "SlowConsumer", retryable: true, meaning: "slow consumer: send buffer over maxBufferedBytes" });
   assert.equal(describeCloseCode(CloseCode.PolicyViolation).retryable, false);
   assert.equal(describeCloseCode(4500).name, "Application");
 });
