@@ -55,3 +55,8 @@ test("offline queue: bounded, in order, drained once, stops when the socket goes
   assert.throws(() => new OfflineQueue(-1), /maxOfflineQueue/);
   assert.equal(new OfflineQueue().max, DEFAULT_MAX_OFFLINE_QUEUE);
 });
+
+test("the client's offline-queue default is the maxOfflineQueue row of limits.ts", async () => {
+  const { limitDefault } = await import("../../../src/limits.ts");
+  assert.equal(DEFAULT_MAX_OFFLINE_QUEUE, limitDefault("maxOfflineQueue"));
+});
