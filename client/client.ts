@@ -79,6 +79,8 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private readonly rooms: Set<string>;
   private nextId = 1;
   private closed = false;
+  /** close() was called (as opposed to a final, non-retryable close from the server). */
+  private closedByUser = false;
   private lost = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly callTimeoutMs: number;
@@ -121,7 +123,10 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   private request(task: string, data: unknown, options: { timeoutMs?: number }): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new CallError("closed", "the client is closed", task));
+      if (this.closed) {
+        const code = this.closedByUser ? "closed" : "disconnected";
+        return reject(new CallError(code, code === "closed" ? "the client is closed" : "the connection closed for good", task));
+      }
       const id = this.nextId++;
       const text = encodeRequest(task, data, id);
       const call: PendingCall = { task, resolve, reject, timer: undefined, sent: false };
@@ -166,8 +171,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   /** Close for good: no reconnect; pending calls reject with "closed". */
   close(code: number = CloseCode.Normal, reason = ""): void {
-    if (this.closed) return;
+    if (this.closed && this.closedByUser) return;
     this.closed = true;
+    this.closedByUser = true;
     clearTimeout(this.retryTimer);
     this.socket?.close(code, reason);
     this.failAll("closed", "the client was closed");

@@ -11,7 +11,7 @@ export { CloseCode, describeCloseCode, type CloseCodeInfo } from "./protocol/clo
 export { SwitchboardError, OptionError, HandshakeRejection, StateError, reject } from "./errors.ts";
 export { LIMITS, type LimitSpec, type LimitName } from "./limits.ts";
 export type { Logger } from "./log.ts";
-export { App, type AppOptions, type AppStats, type RoomPolicy } from "./app/app.ts";
+export { App, type AppOptions, type AppStats, type RoomPolicy, type RoomAction } from "./app/app.ts";
 export { defineTask, TaskError, type TaskDefinition, type TaskOptions, type TaskHandler, type TaskContext, type AppConnection } from "./app/task.ts";
 export { anonymousSession, tokenSession, signSessionToken, type Session, type SessionRequest, type User, type TokenSessionOptions } from "./app/sessions.ts";
 export { workerPool, WorkerPool, type WorkerPoolOptions } from "./app/worker-pool.ts";

@@ -20,15 +20,20 @@ import { Router, type RouterStats } from "./router.ts";
 import { anonymousSession, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
 
-/** Who may move between rooms: everyone (true, default), no one (false), or a function. */
-export type RoomPolicy = boolean | ((user: User, room: string, action: "join" | "leave") => boolean | Promise<boolean>);
+/**
+ * Who may be in which room. true (default): anyone, anywhere. false: the rooms of `?room=` at
+ * connect only (room.join / room.leave → forbidden). A function decides each case, including
+ * "connect" (refused there with HTTP 403).
+ */
+export type RoomAction = "connect" | "join" | "leave";
+export type RoomPolicy = boolean | ((user: User, room: string, action: RoomAction) => boolean | Promise<boolean>);
 
 export interface AppOptions {
   /** session(req) → user | rejection. Default: anonymous users. */
   session?: Session;
   /** Send room.joined / room.left pushes and list members in replies. Default false. */
   presence?: boolean;
-  /** Applied to `?room=` at connect (403) and to room.join / room.leave (`forbidden`). */
+  /** Room policy: `?room=` at connect (403) and room.join / room.leave (`forbidden`). */
   rooms?: RoomPolicy;
   /** Over `maxPushBufferedBytes`: "drop" the push (default) or "close" the connection (4000). */
   pushPolicy?: PushPolicy;
@@ -147,7 +152,7 @@ export class App {
       throw new Error("session() must return { id: string, name: string, … } or a rejection");
     }
     for (const room of rooms) {
-      if (!(await this.#roomAllowed(user, room, "join"))) throw reject(403, `may not join room ${room.slice(0, 64)}`);
+      if (!(await this.#roomAllowed(user, room, "connect"))) throw reject(403, `may not join room ${room.slice(0, 64)}`);
     }
     return { user, rooms };
   }
@@ -181,9 +186,10 @@ export class App {
     return reached;
   }
 
-  async #roomAllowed(user: User, room: string, action: "join" | "leave"): Promise<boolean> {
+  async #roomAllowed(user: User, room: string, action: RoomAction): Promise<boolean> {
     const policy = this.options.rooms ?? true;
-    return typeof policy === "function" ? (await policy(user, room, action)) === true : policy;
+    if (typeof policy === "function") return (await policy(user, room, action)) === true;
+    return policy || action === "connect";
   }
 
   #define(definition: TaskDefinition<any, any, any>, builtin: boolean): void {

@@ -72,15 +72,17 @@ test("room.join / room.leave move a connection; bad room data is bad_request", a
   await a.close();
 });
 
-test("room policy: false forbids room.join; a function refuses ?room= with 403", async (t) => {
+test("room policy: false keeps the ?room= of connect and forbids moves; a function refuses ?room= with 403", async (t) => {
   const locked = await startApp({ rooms: false });
   const picky = await startApp({ rooms: (_user, room) => room !== "secret" });
   t.after(async () => {
     await locked.server.stop();
     await picky.server.stop();
   });
-  const a = await ProtoClient.open(locked.url);
+  const a = await ProtoClient.open(locked.url, { query: { room: "fixed" } });
+  assert.deepEqual(a.welcome.data.rooms, ["fixed"]);
   assert.equal((await a.call("room.join", { room: "x" })).error.code, "forbidden");
+  assert.equal((await a.call("room.leave", { room: "fixed" })).error.code, "forbidden");
   await a.close();
   assert.equal(await refusedStatus(`${picky.url}?room=secret`, "switchboard.v1"), 403);
   assert.equal(await refusedStatus(`${picky.url}?room=${"x".repeat(300)}`, "switchboard.v1"), 400);

@@ -127,3 +127,18 @@ test("a close with a non-retryable code (1008) is final: no reconnect, pending c
     wss.close();
   }
 });
+
+test("after a final close from the server, new calls reject with disconnected, not closed", async () => {
+  const { wss, url } = await scripted(() => undefined);
+  wss.on("connection", (ws) => ws.close(1008, "go away"));
+  const client = new Client(url, { WebSocket, room: null });
+  try {
+    await within(new Promise((resolve) => client.on("close", resolve)), 5000, "close");
+    assert.equal((await failure(client.call("x", null))).code, "disconnected");
+    client.close();
+    assert.equal((await failure(client.call("x", null))).code, "closed");
+  } finally {
+    client.close();
+    wss.close();
+  }
+});
