@@ -62,6 +62,11 @@ export interface AppStats extends RouterStats {
   pushes: PushCounters;
 }
 
+const APP_KEYS = new Set([
+  "session", "presence", "rooms", "pushPolicy", "taskTimeoutMs", "maxInFlightTasks", "maxBadMessages",
+  "badMessageWindowMs", "maxRoomsPerConnection", "maxPushBufferedBytes", "open", "close", "endpoint",
+]);
+
 const roomData = z.object({ room: z.string().min(1).max(256) });
 
 export class App {
@@ -77,6 +82,9 @@ export class App {
 
   constructor(readonly path: string, private readonly options: AppOptions, log: Logger) {
     this.#log = log.child({ app: path });
+    for (const key of Object.keys(options)) {
+      if (!APP_KEYS.has(key)) throw new OptionError(key, `unknown app option (known: ${[...APP_KEYS].join(", ")})`);
+    }
     this.#limits = {
       taskTimeoutMs: appLimit(options, "taskTimeoutMs"),
       maxInFlightTasks: appLimit(options, "maxInFlightTasks"),
