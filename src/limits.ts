@@ -66,6 +66,30 @@ export const LIMITS = {
   // ── app layer ───────────────────────────────────────────────────────────────────────
 
   // ── tcp / udp ───────────────────────────────────────────────────────────────────────
+  maxLineBytes: {
+    name: "maxLineBytes", default: 64 * 1024, unit: "bytes", min: 1, scope: "tcp",
+    whenHit: "framing \"lines\": a line longer than this (no \\n yet) closes the connection: close hook gets 1009 \"line too long\"",
+  },
+  maxFrameBytes: {
+    name: "maxFrameBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "tcp",
+    whenHit: "framing \"length\": a 4-byte length prefix above this closes the connection before the body is read: close hook gets 1009 \"frame too big\"",
+  },
+  tcpMaxConnections: {
+    name: "maxConnections", default: 10_000, unit: "count", min: 0, scope: "tcp",
+    whenHit: "a further TCP connection is accepted and destroyed at once, no handler is made; counted in stats().refused",
+  },
+  idleTimeoutMs: {
+    name: "idleTimeoutMs", default: 300_000, unit: "ms", min: 0, scope: "tcp",
+    whenHit: "a TCP connection with no bytes either way for this long is ended: close hook gets 1001 \"idle timeout\" (0 = never)",
+  },
+  drainTimeoutMs: {
+    name: "drainTimeoutMs", default: 5_000, unit: "ms", min: 0, scope: "tcp",
+    whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed",
+  },
+  maxDatagramBytes: {
+    name: "maxDatagramBytes", default: 8 * 1024, unit: "bytes", min: 1, scope: "udp",
+    whenHit: "a larger datagram is dropped before the handler sees it; counted in stats().dropped.oversize",
+  },
 
   // ── runtime ─────────────────────────────────────────────────────────────────────────
 
