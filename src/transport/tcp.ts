@@ -72,6 +72,7 @@ export class TcpListener<D = unknown> {
   readonly #connections = new Map<string, { conn: TcpConnectionImpl<D>; handler: TcpHandler<D> }>();
   readonly #counters: Counters = { accepted: 0, refused: 0, bytesIn: 0, bytesOut: 0, framingErrors: 0, idleTimeouts: 0, hookErrors: 0 };
   #nextId = 0;
+  #boundPort: number | undefined;
   #server: Server | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -97,8 +98,7 @@ export class TcpListener<D = unknown> {
 
   /** The bound port (after start()); the configured one before. */
   get port(): number {
-    const address = this.#server?.address();
-    return typeof address === "object" && address !== null ? address.port : this.#options.port;
+    return this.#boundPort ?? this.#options.port;
   }
 
   get connections(): ReadonlyMap<string, TcpConnection<D>> {
@@ -115,6 +115,8 @@ export class TcpListener<D = unknown> {
     const server = createServer((socket) => this.#accept(socket));
     this.#server = server;
     await listen(server, this.#options.port, this.#options.host);
+    const address = server.address();
+    this.#boundPort = typeof address === "object" && address !== null ? address.port : this.#options.port;
     server.on("error", (err) => this.#log.error({ err }, "tcp listener error"));
     this.#log.info({ port: this.port, framing: this.#framing.name }, "tcp listening");
     signal?.addEventListener("abort", () => void this.stop(), { once: true });

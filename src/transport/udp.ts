@@ -70,6 +70,7 @@ export class UdpListener {
   readonly #dropped: UdpDropped = { oversize: 0, malformed: 0, handlerError: 0, sendError: 0 };
   #socket: Socket | undefined;
   #stopping: Promise<void> | undefined;
+  #boundPort: number | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
@@ -81,8 +82,9 @@ export class UdpListener {
     this.#log = createLogger(options.logger).child({ component: "udp" });
   }
 
+  /** The bound port (after start()); the configured one before. */
   get port(): number {
-    return this.#socket?.address().port ?? this.#options.port;
+    return this.#boundPort ?? this.#options.port;
   }
 
   stats(): UdpStats {
@@ -98,6 +100,7 @@ export class UdpListener {
       socket.once("error", reject);
       socket.bind(this.#options.port, host, () => {
         socket.off("error", reject);
+        this.#boundPort = socket.address().port;
         resolve();
       });
     });
