@@ -9,6 +9,10 @@ export type { ConnectionHandler } from "./transport/handler.ts";
 export type { HttpHandler, HttpMiddleware } from "./transport/http.ts";
 export { CloseCode, describeCloseCode, type CloseCodeInfo } from "./protocol/close-codes.ts";
 export { SwitchboardError, OptionError, HandshakeRejection, StateError, reject } from "./errors.ts";
+export { FramingError, MalformedDatagram } from "./errors.ts";
+export { TcpListener, type TcpOptions, type TcpHandler, type TcpConnection, type TcpStats } from "./transport/tcp.ts";
+export { UdpListener, type UdpOptions, type UdpHandle, type UdpPeer, type UdpReplyContext, type UdpStats } from "./transport/udp.ts";
+export type { FramingName } from "./transport/framing.ts";
 export { LIMITS, type LimitSpec, type LimitName } from "./limits.ts";
 export type { Logger } from "./log.ts";
 
