@@ -86,6 +86,14 @@ export const LIMITS = {
     name: "drainTimeoutMs", default: 5_000, unit: "ms", min: 0, scope: "tcp",
     whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed",
   },
+  tcpMaxBufferedBytes: {
+    name: "maxBufferedBytes", default: 4 * 1024 * 1024, unit: "bytes", min: 1, scope: "tcp",
+    whenHit: "a send to a TCP connection with more than this queued closes it (slow consumer): the send returns false, the close hook gets 4000 \"slow consumer\"",
+  },
+  maxPendingDatagrams: {
+    name: "maxPendingDatagrams", default: 1_000, unit: "count", min: 1, scope: "udp",
+    whenHit: "while this many `handle` calls are still running (async), further datagrams are dropped unread; counted in stats().dropped.busy",
+  },
   maxDatagramBytes: {
     name: "maxDatagramBytes", default: 8 * 1024, unit: "bytes", min: 1, scope: "udp",
     whenHit: "a larger datagram is dropped before the handler sees it; counted in stats().dropped.oversize",

@@ -4,6 +4,7 @@
  * hook gets, exactly once). The listener in `tcp.ts` owns the set of these and the hooks.
  */
 import type { Socket } from "node:net";
+import { CloseCode } from "../protocol/close-codes.ts";
 import type { FrameDecoder, Framing } from "./framing.ts";
 
 export interface TcpConnection<D = unknown> {
@@ -23,6 +24,14 @@ export interface TcpConnection<D = unknown> {
   close(code?: number, reason?: string): void;
 }
 
+export interface ConnectionSettings {
+  /** A close that the peer does not complete in this time destroys the socket. */
+  closeTimeoutMs: number;
+  /** A send with more than this queued closes the connection with 4000. */
+  maxBufferedBytes: number;
+  onBytesOut(n: number): void;
+}
+
 export interface CloseInfo {
   code: number;
   reason: string;
@@ -36,13 +45,12 @@ export class TcpConnectionImpl<D> implements TcpConnection<D> {
   readonly socket: Socket;
   readonly decoder: FrameDecoder;
   readonly #framing: Framing;
-  readonly #onBytesOut: (n: number) => void;
-  readonly #closeTimeoutMs: number;
+  readonly #settings: ConnectionSettings;
   /** Set when we start the close, or when the socket fails; read by the listener on 'close'. */
   closeInfo: CloseInfo | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(id: string, socket: Socket, framing: Framing, data: D, closeTimeoutMs: number, onBytesOut: (n: number) => void) {
+  constructor(id: string, socket: Socket, framing: Framing, data: D, settings: ConnectionSettings) {
     this.id = id;
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? "";
@@ -50,8 +58,7 @@ export class TcpConnectionImpl<D> implements TcpConnection<D> {
     this.data = data;
     this.#framing = framing;
     this.decoder = framing.decoder();
-    this.#closeTimeoutMs = closeTimeoutMs;
-    this.#onBytesOut = onBytesOut;
+    this.#settings = settings;
   }
 
   get bufferedAmount(): number {
@@ -64,6 +71,11 @@ export class TcpConnectionImpl<D> implements TcpConnection<D> {
 
   send(data: Buffer | Uint8Array | string): boolean {
     if (!this.isOpen) return false;
+    // A peer that does not read must not make us buffer without bound.
+    if (this.socket.writableLength > this.#settings.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, "slow consumer");
+      return false;
+    }
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const encoded = this.#framing.encode(bytes);
     const parts = Array.isArray(encoded) ? encoded : [encoded];
@@ -72,19 +84,19 @@ export class TcpConnectionImpl<D> implements TcpConnection<D> {
     this.socket.cork();
     for (const part of parts) {
       flushed = this.socket.write(part);
-      this.#onBytesOut(part.length);
+      this.#settings.onBytesOut(part.length);
     }
     this.socket.uncork();
     return flushed;
   }
 
-  close(code = 1000, reason = "closed"): void {
+  close(code: number = CloseCode.Normal, reason = "closed"): void {
     if (this.closeInfo !== undefined) return;
     this.closeInfo = { code, reason };
     // end() sends FIN only after every queued write is flushed: this is what lets a handler's
     // last words arrive. A peer that never closes its side is destroyed after the timeout.
     this.socket.end();
-    this.#closeTimer = setTimeout(() => this.socket.destroy(), this.#closeTimeoutMs);
+    this.#closeTimer = setTimeout(() => this.socket.destroy(), this.#settings.closeTimeoutMs);
     this.#closeTimer.unref();
   }
 
@@ -97,6 +109,6 @@ export class TcpConnectionImpl<D> implements TcpConnection<D> {
   /** The socket is gone: clear timers. Returns the close info the hook should get. */
   finish(hadError: boolean): CloseInfo {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    return this.closeInfo ?? (hadError ? { code: 1006, reason: "socket error" } : { code: 1000, reason: "peer closed" });
+    return this.closeInfo ?? (hadError ? { code: CloseCode.Abnormal, reason: "socket error" } : { code: CloseCode.Normal, reason: "peer closed" });
   }
 }

@@ -39,6 +39,8 @@ export interface TcpOptions<D = unknown> {
   maxLineBytes?: number;
   maxFrameBytes?: number;
   drainTimeoutMs?: number;
+  /** Most bytes queued for one connection before a send closes it with 4000 slow consumer. */
+  maxBufferedBytes?: number;
   logger?: Logger | LogOptions;
   /** Shared id generator (the server's), so ids are unique across its listeners. */
   ids?: { next(prefix: string): string };
@@ -67,7 +69,7 @@ interface Counters {
 export class TcpListener<D = unknown> {
   readonly #options: TcpOptions<D>;
   readonly #framing: Framing;
-  readonly #limits: { maxConnections: number; idleTimeoutMs: number; drainTimeoutMs: number };
+  readonly #limits: { maxConnections: number; idleTimeoutMs: number; drainTimeoutMs: number; maxBufferedBytes: number };
   readonly #log: Logger;
   readonly #connections = new Map<string, { conn: TcpConnectionImpl<D>; handler: TcpHandler<D> }>();
   readonly #counters: Counters = { accepted: 0, refused: 0, bytesIn: 0, bytesOut: 0, framingErrors: 0, idleTimeouts: 0, hookErrors: 0 };
@@ -92,6 +94,7 @@ export class TcpListener<D = unknown> {
       maxConnections: limitOption("tcpMaxConnections", options.maxConnections),
       idleTimeoutMs: limitOption("idleTimeoutMs", options.idleTimeoutMs),
       drainTimeoutMs: limitOption("drainTimeoutMs", options.drainTimeoutMs),
+      maxBufferedBytes: limitOption("tcpMaxBufferedBytes", options.maxBufferedBytes),
     };
     this.#log = createLogger(options.logger).child({ component: "tcp" });
   }
@@ -147,7 +150,8 @@ export class TcpListener<D = unknown> {
   }
 
   async #sayGoodbye(conn: TcpConnectionImpl<D>, handler: TcpHandler<D>): Promise<void> {
-    if (handler.shutdown !== undefined) {
+    // A connection already closing has had its last word.
+    if (handler.shutdown !== undefined && conn.closeInfo === undefined) {
       try {
         await handler.shutdown(conn);
       } catch (err) {
@@ -167,8 +171,10 @@ export class TcpListener<D = unknown> {
     const prefix = this.#options.idPrefix ?? "tcp";
     const id = this.#options.ids?.next(prefix) ?? `${prefix}-${++this.#nextId}`;
     const data = (this.#options.defaultData?.() ?? undefined) as D;
-    const conn = new TcpConnectionImpl<D>(id, socket, this.#framing, data, this.#limits.drainTimeoutMs, (n) => {
-      this.#counters.bytesOut += n;
+    const conn = new TcpConnectionImpl<D>(id, socket, this.#framing, data, {
+      closeTimeoutMs: this.#limits.drainTimeoutMs,
+      maxBufferedBytes: this.#limits.maxBufferedBytes,
+      onBytesOut: (n) => { this.#counters.bytesOut += n; },
     });
     let handler: TcpHandler<D>;
     try {

@@ -3,6 +3,7 @@
  * handed to `handle(message, from, peer)`; what it returns (or resolves to) is sent back to the
  * sender. Bad input never reaches user code unguarded and never stops the listener:
  * - a datagram over `maxDatagramBytes` is dropped before `handle` sees it (counted "oversize");
+ * - while `maxPendingDatagrams` handlers are still running, new datagrams are dropped ("busy");
  * - `handle` throwing MalformedDatagram drops it quietly (counted "malformed");
  * - `handle` throwing anything else is logged and the datagram dropped (counted "handlerError").
  *
@@ -42,11 +43,14 @@ export interface UdpOptions {
   host?: string;
   handle: UdpHandle;
   maxDatagramBytes?: number;
+  /** Most `handle` calls running at once; datagrams beyond are dropped ("busy"). */
+  maxPendingDatagrams?: number;
   logger?: Logger | LogOptions;
 }
 
 export interface UdpDropped {
   oversize: number;
+  busy: number;
   malformed: number;
   handlerError: number;
   sendError: number;
@@ -65,9 +69,10 @@ export interface UdpStats {
 export class UdpListener {
   readonly #options: UdpOptions;
   readonly #maxDatagramBytes: number;
+  readonly #maxPending: number;
   readonly #log: Logger;
   readonly #counters = { received: 0, replied: 0, bytesIn: 0, bytesOut: 0 };
-  readonly #dropped: UdpDropped = { oversize: 0, malformed: 0, handlerError: 0, sendError: 0 };
+  readonly #dropped: UdpDropped = { oversize: 0, busy: 0, malformed: 0, handlerError: 0, sendError: 0 };
   #socket: Socket | undefined;
   #stopping: Promise<void> | undefined;
   #boundPort: number | undefined;
@@ -79,6 +84,7 @@ export class UdpListener {
     if (typeof options.handle !== "function") throw new OptionError("handle", "must be a function (message, from) => reply | undefined");
     this.#options = options;
     this.#maxDatagramBytes = limitOption("maxDatagramBytes", options.maxDatagramBytes);
+    this.#maxPending = limitOption("maxPendingDatagrams", options.maxPendingDatagrams);
     this.#log = createLogger(options.logger).child({ component: "udp" });
   }
 
@@ -130,6 +136,12 @@ export class UdpListener {
     this.#counters.bytesIn += message.length;
     if (message.length > this.#maxDatagramBytes) {
       this.#dropped.oversize += 1;
+      return;
+    }
+    // Slow async handlers under a flood must not pile up without bound.
+    if (this.#inFlight >= this.#maxPending) {
+      this.#dropped.busy += 1;
+      this.#log.debug({ from: rinfo.address, port: rinfo.port }, "udp busy: datagram dropped");
       return;
     }
     const from: UdpPeer = { address: rinfo.address, port: rinfo.port, family: rinfo.family === "IPv6" ? "IPv6" : "IPv4" };

@@ -139,7 +139,7 @@ test("controlled shutdown: handlers are told, a large write in flight is receive
   const shutdowns: string[] = [];
   let markQueued!: () => void;
   const queued = new Promise<void>((r) => (markQueued = r));
-  const listener = await listen({ framing: "raw", drainTimeoutMs: 30_000, protocol: () => ({
+  const listener = await listen({ framing: "raw", drainTimeoutMs: 30_000, maxBufferedBytes: 64 * 1024 * 1024, protocol: () => ({
     message(conn, data) {
       if (data.toString() !== "big") return;
       conn.send(Buffer.alloc(SIZE, 0x61));
@@ -188,6 +188,35 @@ test("shutdown timeout: a peer that never reads is destroyed after drainTimeoutM
   socket.destroy();
   assert.equal(closes.length, 1);
   assert.equal(closes[0]!.code, 1001);
+});
+
+test("slow consumer: a send with more than maxBufferedBytes queued closes the connection with 4000", async () => {
+  const closes: Closed[] = [];
+  let closed!: () => void;
+  const gotClose = new Promise<void>((r) => (closed = r));
+  let refusedAt = -1;
+  const listener = await listen({ maxBufferedBytes: 1024 * 1024, protocol: () => ({
+    open(conn) {
+      // The client never reads: the kernel buffers fill, then our queue passes 1 MiB.
+      for (let i = 0; i < 400 && refusedAt === -1; i++) if (!conn.send(Buffer.alloc(256 * 1024)) && !conn.isOpen) refusedAt = i;
+    },
+    close(conn, code, reason) { closes.push({ id: conn.id, code, reason }); closed(); },
+  }) });
+  const socket = connect(listener.port, "127.0.0.1");
+  socket.on("error", () => { /* reset after the close timeout is possible */ });
+  socket.pause();
+  try {
+    await within(once(socket, "connect"), "connect");
+    // The open hook's sends all happen in one tick, before this client can read anything;
+    // reading afterwards lets the close (queued bytes, then FIN) complete.
+    socket.resume();
+    await within(gotClose, "close hook");
+    assert.ok(refusedAt > 0, "a send was refused");
+    assert.deepEqual(closes, [{ id: "tcp-1", code: 4000, reason: "slow consumer" }]);
+  } finally {
+    socket.destroy();
+    await listener.stop();
+  }
 });
 
 test("a throwing message hook closes that connection with 1011; the listener keeps serving", async () => {

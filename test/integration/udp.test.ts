@@ -80,7 +80,7 @@ test("oversize datagrams are dropped before the handler and counted; malformed o
     // A good request after both proves the listener is still serving, and orders the counters.
     const [reply] = await udpExchange(listener.port, Buffer.from([0, 9]));
     assert.deepEqual([...reply!], [0, 9]);
-    assert.deepEqual(listener.stats().dropped, { oversize: 1, malformed: 1, handlerError: 0, sendError: 0 });
+    assert.deepEqual(listener.stats().dropped, { oversize: 1, busy: 0, malformed: 1, handlerError: 0, sendError: 0 });
     assert.equal(listener.stats().replied, 1);
   } finally {
     await listener.stop();
@@ -115,6 +115,45 @@ test("a throwing handler is logged and the datagram dropped; undefined means no 
     assert.equal(listener.stats().replied, 1);
     assert.ok(lines.some((l) => l.includes("handler exploded")), "the throw is logged");
     assert.ok(lines.some((l) => l.includes("handler rejected")), "the rejection is logged");
+  } finally {
+    await listener.stop();
+  }
+});
+
+test("busy: datagrams beyond maxPendingDatagrams running handlers are dropped and counted", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let busyLogged!: () => void;
+  const busy = new Promise<void>((r) => (busyLogged = r));
+  const destination = new Writable({ write(chunk, _enc, done) { if (String(chunk).includes("udp busy")) busyLogged(); done(); } });
+  const seen = counter();
+  const listener = new UdpListener({ port: 0, host: "127.0.0.1", maxPendingDatagrams: 2, logger: createLogger({ level: "debug", destination }), handle: async (message) => {
+    seen.seen();
+    if (message.toString() === "slow") await gate;
+    return "done";
+  } });
+  await listener.start();
+  try {
+    const { createSocket } = await import("node:dgram");
+    const socket = createSocket("udp4");
+    let replies = 0;
+    const bothSlowAnswered = new Promise<void>((resolve) => socket.on("message", () => { if (++replies === 2) resolve(); }));
+    try {
+      socket.send("slow", listener.port, "127.0.0.1");
+      socket.send("slow", listener.port, "127.0.0.1");
+      await within(seen.reached(2), "two slow handlers running");
+      socket.send("fast", listener.port, "127.0.0.1"); // both slots taken: dropped
+      await within(busy, "the busy drop");
+      release();
+      // A handler's slot frees once its reply is handed to the kernel, before the reply arrives.
+      await within(bothSlowAnswered, "the two slow replies");
+    } finally {
+      release();
+      socket.close();
+    }
+    const [reply] = await udpExchange(listener.port, Buffer.from("fast")); // slots free again
+    assert.equal(reply!.toString(), "done");
+    assert.equal(listener.stats().dropped.busy, 1);
   } finally {
     await listener.stop();
   }
