@@ -56,11 +56,11 @@ export const LIMITS = {
   // ── endpoint ────────────────────────────────────────────────────────────────────────
   maxConnections: {
     name: "maxConnections", default: 10_000, unit: "count", min: 0, scope: "endpoint",
-    whenHit: "further upgrades to the endpoint are answered 503 Service Unavailable",
+    whenHit: "further upgrades to the endpoint are answered 503 Service Unavailable; on a TCP listener a further connection is accepted and destroyed at once, no handler made (stats().refused)",
   },
   maxBufferedBytes: {
     name: "maxBufferedBytes", default: 4 * 1024 * 1024, unit: "bytes", min: 1, scope: "endpoint",
-    whenHit: "a send to a connection with more queued is handled by `slowConsumer`: \"close\" (4000 SlowConsumer, default) or \"drop\" (the message is skipped and counted)",
+    whenHit: "a send to a connection with more queued is handled by `slowConsumer`: \"close\" (4000 SlowConsumer, default) or \"drop\" (the message is skipped and counted); on a TCP listener the connection is closed with 4000 \"slow consumer\" and the send returns false",
   },
 
   // ── app layer ───────────────────────────────────────────────────────────────────────
@@ -74,10 +74,6 @@ export const LIMITS = {
     name: "maxFrameBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "tcp",
     whenHit: "framing \"length\": a 4-byte length prefix above this closes the connection before the body is read: close hook gets 1009 \"frame too big\"",
   },
-  tcpMaxConnections: {
-    name: "maxConnections", default: 10_000, unit: "count", min: 0, scope: "tcp",
-    whenHit: "a further TCP connection is accepted and destroyed at once, no handler is made; counted in stats().refused",
-  },
   idleTimeoutMs: {
     name: "idleTimeoutMs", default: 300_000, unit: "ms", min: 0, scope: "tcp",
     whenHit: "a TCP connection with no bytes either way for this long is ended: close hook gets 1001 \"idle timeout\" (0 = never)",
@@ -85,10 +81,6 @@ export const LIMITS = {
   drainTimeoutMs: {
     name: "drainTimeoutMs", default: 5_000, unit: "ms", min: 0, scope: "tcp",
     whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed",
-  },
-  tcpMaxBufferedBytes: {
-    name: "maxBufferedBytes", default: 4 * 1024 * 1024, unit: "bytes", min: 1, scope: "tcp",
-    whenHit: "a send to a TCP connection with more than this queued closes it (slow consumer): the send returns false, the close hook gets 4000 \"slow consumer\"",
   },
   maxPendingDatagrams: {
     name: "maxPendingDatagrams", default: 1_000, unit: "count", min: 1, scope: "udp",

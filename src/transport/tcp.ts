@@ -91,10 +91,10 @@ export class TcpListener<D = unknown> {
       maxFrameBytes: limitOption("maxFrameBytes", options.maxFrameBytes),
     });
     this.#limits = {
-      maxConnections: limitOption("tcpMaxConnections", options.maxConnections),
+      maxConnections: limitOption("maxConnections", options.maxConnections),
       idleTimeoutMs: limitOption("idleTimeoutMs", options.idleTimeoutMs),
       drainTimeoutMs: limitOption("drainTimeoutMs", options.drainTimeoutMs),
-      maxBufferedBytes: limitOption("tcpMaxBufferedBytes", options.maxBufferedBytes),
+      maxBufferedBytes: limitOption("maxBufferedBytes", options.maxBufferedBytes),
     };
     this.#log = createLogger(options.logger).child({ component: "tcp" });
   }
