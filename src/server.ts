@@ -96,14 +96,14 @@ export class Server {
     return endpoint;
   }
 
-  /** A raw TCP listener: one handler per connection from `protocol()`. Add before start(). */
+  /** A raw TCP listener: one handler per connection from `protocol()`. Host defaults to the server's. Add before start(). */
   tcp<D = unknown>(options: Omit<TcpOptions<D>, "logger" | "ids">): TcpListener<D> {
-    return this.#addListener(new TcpListener<D>({ ...options, logger: this.log, ids: this.#ids }));
+    return this.#addListener(new TcpListener<D>({ host: this.options.host, ...options, logger: this.log, ids: this.#ids }));
   }
 
   /** A UDP request/response listener. Add before start(). */
   udp(options: Omit<UdpOptions, "logger">): UdpListener {
-    return this.#addListener(new UdpListener({ ...options, logger: this.log }));
+    return this.#addListener(new UdpListener({ host: this.options.host, ...options, logger: this.log }));
   }
 
   #addListener<L extends TcpListener<any> | UdpListener>(listener: L): L {

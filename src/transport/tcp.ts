@@ -27,6 +27,7 @@ export interface TcpHandler<D = unknown> extends ConnectionHandler<TcpConnection
 
 export interface TcpOptions<D = unknown> {
   port: number;
+  /** Interface to listen on. Default "127.0.0.1"; "0.0.0.0" or "::" to serve other machines. */
   host?: string;
   /** Called once per accepted connection: returns that connection's handler. */
   protocol: () => TcpHandler<D>;
@@ -117,12 +118,13 @@ export class TcpListener<D = unknown> {
     if (this.#server !== undefined) throw new StateError("TcpListener already started");
     const server = createServer((socket) => this.#accept(socket));
     this.#server = server;
-    await listen(server, this.#options.port, this.#options.host);
+    await listen(server, this.#options.port, this.#options.host ?? "127.0.0.1");
     const address = server.address();
     this.#boundPort = typeof address === "object" && address !== null ? address.port : this.#options.port;
     server.on("error", (err) => this.#log.error({ err }, "tcp listener error"));
     this.#log.info({ port: this.port, framing: this.#framing.name }, "tcp listening");
-    signal?.addEventListener("abort", () => void this.stop(), { once: true });
+    if (signal?.aborted) await this.stop();
+    else signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
 
   /** Controlled shutdown: refuse new connections, tell every handler, drain writes, close. */
@@ -244,7 +246,7 @@ export class TcpListener<D = unknown> {
   }
 }
 
-function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -40,6 +40,7 @@ export type UdpHandle = (
 
 export interface UdpOptions {
   port: number;
+  /** Interface to bind. Default "127.0.0.1"; "0.0.0.0" or "::" to serve other machines. */
   host?: string;
   handle: UdpHandle;
   maxDatagramBytes?: number;
@@ -99,8 +100,8 @@ export class UdpListener {
 
   async start(signal?: AbortSignal): Promise<void> {
     if (this.#socket !== undefined) throw new StateError("UdpListener already started");
-    const host = this.#options.host;
-    const socket = createSocket(host !== undefined && isIPv6(host) ? "udp6" : "udp4");
+    const host = this.#options.host ?? "127.0.0.1";
+    const socket = createSocket(isIPv6(host) ? "udp6" : "udp4");
     this.#socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
@@ -113,7 +114,8 @@ export class UdpListener {
     socket.on("error", (err) => this.#log.error({ err }, "udp socket error"));
     socket.on("message", (message, rinfo) => this.#onMessage(socket, message, rinfo));
     this.#log.info({ port: this.port }, "udp listening");
-    signal?.addEventListener("abort", () => void this.stop(), { once: true });
+    if (signal?.aborted) await this.stop();
+    else signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
 
   /** Stop receiving; wait for handlers already running (their replies are still sent), then close. */

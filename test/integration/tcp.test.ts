@@ -260,3 +260,18 @@ test("stats count bytes; bad options name the option", async () => {
   assert.throws(() => new TcpListener({ port: 0, protocol: echo(), maxLineBytes: 0 }), (e) => e instanceof OptionError && e.option === "maxLineBytes");
   assert.throws(() => new TcpListener({ port: 70000, protocol: echo() }), (e) => e instanceof OptionError && e.option === "port");
 });
+
+test("service shape: start(signal), and aborting the signal stops the listener", async () => {
+  const controller = new AbortController();
+  const listener = new TcpListener({ port: 0, logger, protocol: echo() });
+  await listener.start(controller.signal);
+  const port = listener.port;
+  const client = await TcpTestClient.open(port);
+  controller.abort();
+  await within(listener.stop(), "stop after abort"); // the same stop the abort began
+  await within(client.closed, "client closed by the stop");
+  const refused = connect(port, "127.0.0.1");
+  const [err] = await within(once(refused, "error"), "connection refused after stop");
+  assert.equal((err as NodeJS.ErrnoException).code, "ECONNREFUSED");
+  await assert.rejects(listener.start(), /already started/);
+});

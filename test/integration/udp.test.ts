@@ -175,3 +175,12 @@ test("stop waits for running handlers and their replies; bad options name the op
   assert.throws(() => new UdpListener({ port: 0, handle: "x" as never }), (e) => e instanceof OptionError && e.option === "handle");
   assert.throws(() => new UdpListener({ port: 0, handle: () => undefined, maxDatagramBytes: 0 }), (e) => e instanceof OptionError && e.option === "maxDatagramBytes");
 });
+
+test("service shape: an already aborted signal stops the listener right after start", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  const listener = new UdpListener({ port: 0, logger, handle: () => "x" });
+  await listener.start(controller.signal);
+  await within(listener.stop(), "stopped");
+  assert.equal(listener.stats().received, 0);
+});
