@@ -6,6 +6,8 @@
  * To add a limit: add a row here (in its layer's section), read it with `limitDefault()`,
  * and give the answer when it is hit a test.
  */
+import { OptionError } from "./errors.ts";
+
 export interface LimitSpec {
   /** The option name that sets it. */
   readonly name: string;
@@ -100,4 +102,25 @@ export type LimitName = keyof typeof LIMITS;
 
 export function limitDefault(name: LimitName): number {
   return LIMITS[name].default;
+}
+
+/**
+ * Read a limit option: the value if given (checked against its row), else the inherited value,
+ * else the row's default. A bad value throws an OptionError that names the option.
+ */
+export function readLimit(name: LimitName, value: unknown, inherited?: number): number {
+  const spec = LIMITS[name];
+  if (value === undefined) return inherited ?? spec.default;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < spec.min) {
+    throw new OptionError(spec.name, `must be an integer ≥ ${spec.min} (${spec.unit}), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A TCP/UDP port option: an integer 0–65535 (0 = any free port). */
+export function readPort(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new OptionError("port", `must be an integer from 0 to 65535, got ${String(value)}`);
+  }
+  return value;
 }

@@ -14,7 +14,7 @@ import { createLogger, type Logger, type LogOptions } from "../log.ts";
 import { CloseCode } from "../protocol/close-codes.ts";
 import type { ConnectionHandler } from "./handler.ts";
 import { createFraming, type Framing, type FramingName } from "./framing.ts";
-import { limitOption, portOption } from "./limit-option.ts";
+import { readLimit, readPort } from "../limits.ts";
 import { TcpConnectionImpl, type TcpConnection } from "./tcp-connection.ts";
 
 export type { TcpConnection } from "./tcp-connection.ts";
@@ -80,7 +80,7 @@ export class TcpListener<D = unknown> {
   #stopping: Promise<void> | undefined;
 
   constructor(options: TcpOptions<D>) {
-    portOption(options.port);
+    readPort(options.port);
     if (typeof options.protocol !== "function") throw new OptionError("protocol", "must be a function that returns a handler");
     const framing = options.framing ?? "raw";
     if (framing !== "raw" && framing !== "lines" && framing !== "length") {
@@ -88,14 +88,14 @@ export class TcpListener<D = unknown> {
     }
     this.#options = options;
     this.#framing = createFraming(framing, {
-      maxLineBytes: limitOption("maxLineBytes", options.maxLineBytes),
-      maxFrameBytes: limitOption("maxFrameBytes", options.maxFrameBytes),
+      maxLineBytes: readLimit("maxLineBytes", options.maxLineBytes),
+      maxFrameBytes: readLimit("maxFrameBytes", options.maxFrameBytes),
     });
     this.#limits = {
-      maxConnections: limitOption("maxConnections", options.maxConnections),
-      idleTimeoutMs: limitOption("idleTimeoutMs", options.idleTimeoutMs),
-      drainTimeoutMs: limitOption("drainTimeoutMs", options.drainTimeoutMs),
-      maxBufferedBytes: limitOption("maxBufferedBytes", options.maxBufferedBytes),
+      maxConnections: readLimit("maxConnections", options.maxConnections),
+      idleTimeoutMs: readLimit("idleTimeoutMs", options.idleTimeoutMs),
+      drainTimeoutMs: readLimit("drainTimeoutMs", options.drainTimeoutMs),
+      maxBufferedBytes: readLimit("maxBufferedBytes", options.maxBufferedBytes),
     };
     this.#log = createLogger(options.logger).child({ component: "tcp" });
   }

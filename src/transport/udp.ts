@@ -14,7 +14,7 @@ import { isIPv6 } from "node:net";
 import { MalformedDatagram, OptionError, StateError } from "../errors.ts";
 import { asError } from "../endpoint/hooks.ts";
 import { createLogger, type Logger, type LogOptions } from "../log.ts";
-import { limitOption, portOption } from "./limit-option.ts";
+import { readLimit, readPort } from "../limits.ts";
 
 export type Datagram = Buffer | Uint8Array | string;
 
@@ -81,11 +81,11 @@ export class UdpListener {
   #idle: (() => void) | undefined;
 
   constructor(options: UdpOptions) {
-    portOption(options.port);
+    readPort(options.port);
     if (typeof options.handle !== "function") throw new OptionError("handle", "must be a function (message, from) => reply | undefined");
     this.#options = options;
-    this.#maxDatagramBytes = limitOption("maxDatagramBytes", options.maxDatagramBytes);
-    this.#maxPending = limitOption("maxPendingDatagrams", options.maxPendingDatagrams);
+    this.#maxDatagramBytes = readLimit("maxDatagramBytes", options.maxDatagramBytes);
+    this.#maxPending = readLimit("maxPendingDatagrams", options.maxPendingDatagrams);
     this.#log = createLogger(options.logger).child({ component: "udp" });
   }
 
