@@ -4,6 +4,7 @@
  * in-memory); `createPresence(bus)` gives the presence store that matches the bus.
  */
 import { OptionError } from "../errors.ts";
+import { readLimit } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterBus } from "./bus.ts";
 import { MemoryBus, MemoryBusHub } from "./memory-bus.ts";
@@ -78,10 +79,7 @@ function checkConfig(config: ClusterConfig): void {
     if (!KNOWN.has(key)) throw new OptionError(`cluster.${key}`, `unknown option (known: ${[...KNOWN].join(", ")})`);
   }
   for (const key of ["presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength"] as const) {
-    const value = config[key];
-    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value <= 0)) {
-      throw new OptionError(`cluster.${key}`, `must be a positive number, got ${JSON.stringify(value)}`);
-    }
+    readLimit(key, config[key]);
   }
   if (config.redis !== undefined && typeof config.redis !== "string") throw new OptionError("cluster.redis", "must be a redis:// URL string");
   if (config.prefix !== undefined && typeof config.prefix !== "string") throw new OptionError("cluster.prefix", "must be a string");

@@ -8,7 +8,7 @@
  * unreachable (only this node's members then; see docs/cluster.md).
  */
 import { OptionError } from "../errors.ts";
-import { LIMITS, limitDefault } from "../limits.ts";
+import { limitDefault, readLimit } from "../limits.ts";
 
 /** One connection in a room. Any extra fields must be JSON-serialisable. */
 export interface PresenceMember {
@@ -50,14 +50,10 @@ export interface PresenceOptions {
 }
 
 export function presenceTiming(options: PresenceOptions): { heartbeatMs: number; ttlMs: number } {
-  const heartbeatMs = options.heartbeatMs ?? limitDefault("presenceHeartbeatMs");
-  const ttlMs = options.ttlMs ?? limitDefault("presenceTtlMs");
-  const min = LIMITS.presenceHeartbeatMs.min;
-  if (!Number.isFinite(heartbeatMs) || heartbeatMs < min) {
-    throw new OptionError("cluster.presenceHeartbeatMs", `must be a number >= ${min}, got ${heartbeatMs}`);
-  }
-  if (!Number.isFinite(ttlMs) || ttlMs <= heartbeatMs) {
-    throw new OptionError("cluster.presenceTtlMs", `must be a number above presenceHeartbeatMs (${heartbeatMs}), got ${ttlMs}`);
+  const heartbeatMs = readLimit("presenceHeartbeatMs", options.heartbeatMs);
+  const ttlMs = readLimit("presenceTtlMs", options.ttlMs);
+  if (ttlMs <= heartbeatMs) {
+    throw new OptionError("presenceTtlMs", `must be above presenceHeartbeatMs (${heartbeatMs}), got ${ttlMs}`);
   }
   return { heartbeatMs, ttlMs };
 }

@@ -27,8 +27,8 @@ test("bad cluster config is refused with the option named", () => {
     [{ redis: "http://x" }, /cluster\.redis/],
     [{ redis: "redis://127.0.0.1:1", prefix: 3 }, /cluster\.prefix/],
     [{ redsi: "redis://x" }, /cluster\.redsi.*unknown/],
-    [{ presenceTtlMs: -1 }, /cluster\.presenceTtlMs/],
-    [{ busMaxPayloadBytes: "big" }, /cluster\.busMaxPayloadBytes/],
+    [{ presenceTtlMs: -1 }, /presenceTtlMs/],
+    [{ busMaxPayloadBytes: "big" }, /busMaxPayloadBytes/],
     [{ nodeId: "a\nb" }, /nodeId/],
     [null, /cluster/],
   ];
