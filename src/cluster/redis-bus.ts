@@ -194,8 +194,8 @@ export class RedisBus extends BaseBus {
     this.#status = status;
     if (!quiet) {
       if (status === "down" && !this.#outageLogged) {
-        // A clean close by the server (no socket error): still one line per outage.
-        this.#connectionError("pub", new Error("connection closed"));
+        // A clean close by the server (no socket error first): still one line per outage.
+        this.#connectionError("pub or sub", new Error("connection closed"));
       } else if (status === "up" && this.#outageLogged) {
         this.#outageLogged = false;
         this.log.info({ redis: this.#where, dropped: this.stats.dropped - this.#droppedAtOutage },

@@ -15,7 +15,10 @@ import { findBinary, missing } from "./binaries.ts";
 export const REDIS_MISSING = missing("redis-server", "redis-server");
 const READY_TIMEOUT_MS = 10_000;
 
+/** REDIS_SERVER=/path/to/redis-server picks one (REDIS_SERVER=none: behave as if missing). */
 export function redisServerPath(): string | undefined {
+  const chosen = process.env.REDIS_SERVER;
+  if (chosen !== undefined && chosen !== "") return chosen === "none" ? undefined : findBinary("redis-server", [chosen]);
   return findBinary("redis-server", ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]);
 }
 
