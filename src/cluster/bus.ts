@@ -14,8 +14,6 @@
  * - A handler that throws (or rejects) is logged; other handlers and the bus carry on.
  * - After close(), publish/subscribe throw StateError and no handler is called again.
  */
-import type { Buffer } from "node:buffer";
-
 /** What a bus carries: a JSON-serialisable value, a raw string, or bytes. */
 export type BusPayload = unknown;
 
@@ -56,11 +54,12 @@ export interface ClusterBus {
   say(event: string, payload: BusPayload): void;
   /** Returns the unsubscribe function (idempotent). */
   subscribe(channel: string, fn: BusHandler, options?: SubscribeOptions): () => void;
-  /** Resolves when the cluster is reachable and every current subscription is confirmed. */
+  /**
+   * Resolves when the cluster is reachable and every current subscription is confirmed. Waits
+   * as long as Redis is away: pass a signal (AbortSignal.timeout) to bound it.
+   */
   ready(options?: { signal?: AbortSignal }): Promise<void>;
   /** Called on every change of status; returns the function that removes the listener. */
   onStatus(fn: (status: BusStatus) => void): () => void;
   close(): Promise<void>;
 }
-
-export type { Buffer };
