@@ -1,10 +1,11 @@
 /**
- * Static files from one directory, for the standalone server. GET and HEAD only; content type
- * from the extension; a directory serves its index.html.
+ * Static files from one directory, for the standalone server: HTTP middleware that answers
+ * GET and HEAD for files it has and passes everything else on (the server then answers 404).
+ * Content type from the extension; a directory serves its index.html.
  *
  * No path traversal: the request path is decoded once, and anything that could leave the
  * root — a ".." segment (raw or percent-encoded), a backslash, a NUL, a bad escape — is
- * answered 404, as is a file whose real path (after symlinks) lies outside the root.
+ * passed on (404), as is a file whose real path (after symlinks) lies outside the root.
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -39,7 +40,8 @@ export function contentType(path: string): string {
   return CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 }
 
-export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** Answers a request and returns true, or returns false to let the server answer (404). */
+export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 /**
  * The file under `root` that `urlPath` (the raw request target) names, or undefined when the
@@ -63,25 +65,20 @@ export function createStaticHandler(rootDir: string): StaticHandler {
   const root = resolve(rootDir);
   let realRoot: Promise<string> | undefined;
   return async (req, res) => {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("Method Not Allowed\n");
-      return;
-    }
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
     realRoot ??= realpath(root);
     const file = await findFile(await realRoot, safeJoin(root, req.url ?? "/"));
-    if (file === undefined) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not Found\n");
-      return;
-    }
+    if (file === undefined) return false;
     res.writeHead(200, { "content-type": contentType(file.path), "content-length": file.size, "x-content-type-options": "nosniff" });
     if (req.method === "HEAD") {
       res.end();
-      return;
+      return true;
     }
     const stream = createReadStream(file.path);
     // A file that vanishes or fails mid-read: the headers are gone, so end the socket.
     stream.on("error", (err) => res.destroy(err));
     stream.pipe(res);
+    return true;
   };
 }
 
