@@ -6,8 +6,8 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { OptionError } from "../errors.ts";
+import { importFile } from "../loader/import-file.ts";
 
 export const CONFIG_FILE_NAMES = ["switchboard.config.ts", "switchboard.config.js", "switchboard.config.json"] as const;
 
@@ -37,7 +37,7 @@ export async function readConfigFile(path: string): Promise<unknown> {
   }
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    mod = await importFile(path);
   } catch (err) {
     throw new OptionError("config", `${path} failed to load: ${(err as Error).message}`);
   }

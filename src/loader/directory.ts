@@ -7,11 +7,11 @@
  * registers it), so a handler directory needs no build step.
  */
 import { statSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { LoadError, type LoadProblem } from "../errors.ts";
 import type { Server } from "../server.ts";
 import { FILE_KINDS, type FileKind, type MountContext } from "./kinds.ts";
 import { scanDirectory } from "./scan.ts";
+import { importFile } from "./import-file.ts";
 
 export interface LoadedFile {
   readonly kind: string;
@@ -59,7 +59,7 @@ export async function loadHandlerDirectory(server: Server, dir: string, options:
 async function importDefault(file: string, kind: FileKind): Promise<{ value: unknown } | { problem: string; value?: undefined }> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = await importFile(file);
   } catch (err) {
     return { problem: `failed to load: ${firstLines((err as Error).message ?? String(err))}` };
   }
