@@ -82,19 +82,8 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": consolePage.length, "cache-control": "no-cache" });
     res.end(consolePage);
   });
-  if (config.static !== undefined) {
-    const handler = createStaticHandler(config.static);
-    server.use(async (req, res) => {
-      try {
-        return await handler(req, res);
-      } catch (err) {
-        server.log.error({ err, url: req.url }, "static file failed");
-        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("Internal Server Error\n");
-        else res.destroy();
-        return true;
-      }
-    });
-  }
+  // The listener answers 500 (and logs) if a middleware throws.
+  if (config.static !== undefined) server.use(createStaticHandler(config.static));
 
   await server.start();
   for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
