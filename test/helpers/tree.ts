@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-export function makeTree(t: { after(fn: () => void): void }, files: Record<string, string>, prefix = "sb-tree-"): string {
+export function makeTree(t: { after(fn: () => void | Promise<void>): void }, files: Record<string, string>, prefix = "sb-tree-"): string {
   const root = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   writeTree(root, files);

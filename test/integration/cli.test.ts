@@ -12,11 +12,16 @@ import { echoWithTag, makeTree } from "../helpers/tree.ts";
 const EXAMPLES = fileURLToPath(new URL("../../examples/handlers", import.meta.url));
 
 test("serve prints a banner with every endpoint and page URL on the real port, and stops on SIGTERM", async (t) => {
-  const cli = await startCli(["serve", EXAMPLES, "--port", "0"]);
+  const www = makeTree(t, { "hello.txt": "static hello" });
+  const cli = await startCli(["serve", EXAMPLES, "--port", "0", "--static", www]);
   t.after(() => cli.stop());
   assert.notEqual(cli.port, 0);
   for (const path of ["/echo", "/room", "/subprotocol", "/origin"]) assert.ok(cli.banner.includes(`ws://127.0.0.1:${cli.port}${path}`), path);
   assert.ok(cli.banner.includes(`http://127.0.0.1:${cli.port}/console.html`));
+  assert.match(cli.banner, new RegExp(`http://127\\.0\\.0\\.1:${cli.port}/ +static files from`));
+  const page = await fetch(`http://127.0.0.1:${cli.port}/hello.txt`);
+  assert.equal(page.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(await page.text(), "static hello");
   const client = await connect(`ws://127.0.0.1:${cli.port}/echo`);
   client.send("through the CLI");
   assert.equal((await client.next()).text, "through the CLI");
