@@ -62,7 +62,7 @@ test("discovery order .ts > .js > .json, and --config overrides discovery", asyn
   writeFileSync(join(cwd, "switchboard.config.json"), JSON.stringify({ port: 3 }));
   writeFileSync(join(cwd, "switchboard.config.js"), "export default { port: 2 };\n");
   writeFileSync(join(cwd, "switchboard.config.ts"),
-    'import { defineConfig } from "' + join(process.cwd(), "src/config/define.ts") + '";\nconst port: number = 1;\nexport default defineConfig({ port });\n');
+    'import { defineConfig } from "' + join(process.cwd(), "src/index.ts") + '";\nconst port: number = 1;\nexport default defineConfig({ port });\n');
   assert.equal((await resolveConfig({ cwd, env: {}, cli: {} })).port, 1);
   rmSync(join(cwd, "switchboard.config.ts"));
   assert.equal((await resolveConfig({ cwd, env: {}, cli: {} })).port, 2);
