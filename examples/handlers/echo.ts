@@ -1,5 +1,5 @@
 // /echo: sends every message back as it came (text stays text, binary stays binary).
-import { defineEndpoint } from "../../src/index.ts";
+import { defineEndpoint } from "switchboard";
 
 export default defineEndpoint({
   message(conn, data, isBinary) {

@@ -1,7 +1,7 @@
 // /origin: accepts only pages from allowed origins; anything else gets 403 before any
 // WebSocket exists. Set ALLOWED_ORIGINS (comma-separated) to change the list; by default,
 // pages served by this machine (http://localhost:*, http://127.0.0.1:*) are allowed.
-import { defineEndpoint, reject } from "../../src/index.ts";
+import { defineEndpoint, reject } from "switchboard";
 
 const allowed = (process.env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
 const LOCAL = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;

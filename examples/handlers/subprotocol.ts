@@ -2,7 +2,7 @@
 // chat.v1; the first of those the client offers is chosen. A client offering only other
 // protocols is refused (400); one offering none connects without a protocol.
 // Each message is answered in the chosen protocol's format.
-import { defineEndpoint } from "../../src/index.ts";
+import { defineEndpoint } from "switchboard";
 
 export default defineEndpoint({
   protocols: ["chat.v2", "chat.v1"],
