@@ -21,9 +21,9 @@ function nameSession(): Session {
   };
 }
 
-export function mountChat(server: Server): App {
+export function mountChat(server: Server, pagePath: string = CHAT_PAGE): App {
   const page = readFileSync(new URL("./chat.html", import.meta.url));
-  server.get(CHAT_PAGE, (_req, res) => {
+  server.get(pagePath, (_req, res) => {
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
     res.end(page);
   });
