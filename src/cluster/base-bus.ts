@@ -7,6 +7,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { StateError } from "../errors.ts";
+import { runHook } from "../hooks.ts";
 import { limitDefault } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type {
@@ -136,27 +137,12 @@ export abstract class BaseBus implements ClusterBus {
 
   protected emitStatus(status: BusStatus): void {
     for (const fn of [...this.#statusListeners]) {
-      try {
-        fn(status);
-      } catch (err) {
-        this.log.error({ err }, "cluster status listener threw");
-      }
+      runHook(fn, [status], (err) => this.log.error({ err }, "cluster status listener failed"));
     }
   }
 
   #call(fn: BusHandler, payload: BusPayload, meta: { channel: string; from: string }): void {
-    let result: unknown;
-    try {
-      result = fn(payload, meta);
-    } catch (err) {
-      this.log.error({ err, channel: meta.channel }, "cluster subscriber threw");
-      return;
-    }
-    if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
-      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => {
-        this.log.error({ err, channel: meta.channel }, "cluster subscriber rejected");
-      });
-    }
+    runHook(fn, [payload, meta], (err) => this.log.error({ err, channel: meta.channel }, "cluster subscriber failed"));
   }
 
   #unsubscribe(channel: string, sub: Subscription): void {

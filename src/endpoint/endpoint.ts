@@ -11,7 +11,7 @@ import type { PrepareMessage, TransportSocket } from "../transport/socket.ts";
 import { broadcastPrepared, type BroadcastOptions, type BroadcastResult } from "./broadcast.ts";
 import { Connection, type SendPolicy, type SlowConsumerPolicy } from "./connection.ts";
 import { chooseProtocol, type HandshakeDecision, type HandshakeRequest } from "./handshake.ts";
-import { asError, runHook } from "./hooks.ts";
+import { asError, runHook } from "../hooks.ts";
 import type { ConnectionIds } from "./ids.ts";
 
 export interface EndpointStats {

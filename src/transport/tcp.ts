@@ -9,7 +9,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { FramingError, OptionError, StateError } from "../errors.ts";
-import { asError, runHook } from "../endpoint/hooks.ts";
+import { asError, runHook } from "../hooks.ts";
 import { createLogger, type Logger, type LogOptions } from "../log.ts";
 import { CloseCode } from "../protocol/close-codes.ts";
 import type { ConnectionHandler } from "./handler.ts";

@@ -12,7 +12,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import { MalformedDatagram, OptionError, StateError } from "../errors.ts";
-import { asError } from "../endpoint/hooks.ts";
+import { asError } from "../hooks.ts";
 import { createLogger, type Logger, type LogOptions } from "../log.ts";
 import { readLimit, readPort } from "../limits.ts";
 

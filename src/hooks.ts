@@ -2,6 +2,8 @@
  * runHook(): the one place where user code is called. A hook may be sync or async; whatever
  * it throws or rejects with is caught here and handed to `onError` (which logs it and, for a
  * connection, closes that connection with 1011). User code never takes the server down.
+ * It lives at the root, not in src/endpoint, because the cluster layer (below the endpoint)
+ * calls user code too (bus subscribers, status listeners).
  */
 export type HookErrorHandler = (err: Error) => void;
 
