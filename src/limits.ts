@@ -148,6 +148,10 @@ export const LIMITS = {
     name: "redisReconnectMaxMs", default: 5_000, unit: "ms", min: 10, scope: "cluster",
     whenHit: "reconnect attempts to Redis back off from 50 ms, doubling, up to this delay between attempts (forever; the node keeps serving locally)",
   },
+  clusterReadyTimeoutMs: {
+    name: "clusterReadyTimeoutMs", default: 3_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "server.start() waits this long for Redis; then it serves local clients and joins the cluster when Redis answers (logged once)",
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

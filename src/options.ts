@@ -10,6 +10,7 @@ import type { Connection, SlowConsumerPolicy } from "./endpoint/connection.ts";
 import type { HandshakeRequest, HandshakeResult } from "./endpoint/handshake.ts";
 import type { DeflateOptions } from "./transport/websocket.ts";
 import type { ConnectionHandler } from "./transport/handler.ts";
+import type { ClusterConfig } from "./cluster/index.ts";
 
 export type { DeflateOptions };
 
@@ -62,6 +63,8 @@ export interface ServerOptions extends EndpointLimits {
   heartbeatMs?: number;
   /** Default deadline of a graceful stop. */
   stopTimeoutMs?: number;
+  /** Join a cluster: `{ redis: "redis://…", prefix }` (docs/cluster.md). Default: one node, in memory. */
+  cluster?: ClusterConfig;
 }
 
 export interface ResolvedEndpointLimits {
@@ -85,7 +88,7 @@ export interface ResolvedServerOptions extends ResolvedEndpointLimits {
 
 const ENDPOINT_LIMIT_KEYS = ["maxPayload", "maxFragments", "maxBufferedBytes", "slowConsumer", "closeTimeoutMs", "perMessageDeflate"] as const;
 const SERVER_KEYS = new Set<string>([
-  ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs",
+  ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs", "cluster",
 ]);
 const ENDPOINT_KEYS = new Set<string>([
   ...ENDPOINT_LIMIT_KEYS, "maxConnections", "enabled", "idPrefix", "defaultData", "protocols", "protocolMismatch",

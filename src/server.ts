@@ -17,6 +17,7 @@ import { App, type AppOptions } from "./app/app.ts";
 import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts";
 import { TcpListener, type TcpOptions, type TcpStats } from "./transport/tcp.ts";
 import { UdpListener, type UdpOptions, type UdpStats } from "./transport/udp.ts";
+import { ClusterService, type ClusterStats } from "./cluster/index.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -33,6 +34,8 @@ export interface ServerStats {
   endpoints: EndpointStats[];
   /** Raw TCP and UDP listeners (server.tcp / server.udp). */
   listeners: Array<TcpStats | UdpStats>;
+  /** This node, the bus, and every live node with its connection count (docs/cluster.md). */
+  cluster: ClusterStats;
 }
 
 type State = "new" | "starting" | "running" | "stopping" | "stopped";
@@ -40,6 +43,8 @@ type State = "new" | "starting" | "running" | "stopping" | "stopped";
 export class Server {
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
+  /** The cluster bus (`say` / `subscribe`) and presence; in memory unless `cluster.redis` is set. */
+  readonly cluster: ClusterService;
   readonly #ids = new ConnectionIds();
   // Endpoints hold different data types; the registry only needs their common surface.
   readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
@@ -55,6 +60,7 @@ export class Server {
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.log = createLogger(options.logger);
+    this.cluster = new ClusterService(options.cluster ?? {}, { logger: this.log, countConnections: () => this.#allConnectionCount() });
     this.#http = new HttpListener({
       port: this.options.port,
       host: this.options.host,
@@ -63,7 +69,7 @@ export class Server {
       maxHeaderBytes: this.options.maxHeaderBytes,
       log: this.log.child({ component: "http" }),
       route: (path) => this.#endpoints.get(path)?.route,
-      health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts() }),
+      health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts(), cluster: this.cluster.stats() }),
     });
     this.#heartbeat = new Heartbeat(this.options.heartbeatMs, () => this.#allConnections());
   }
@@ -101,7 +107,7 @@ export class Server {
 
   /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
   app(path: string, options: AppOptions = {}): App {
-    const app = new App(path, options, this.log);
+    const app = new App(path, options, this.log, this.cluster);
     app.attach(this.endpoint(path, app.endpointOptions()));
     // The first app also serves the browser client (built on the first request, cached).
     if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
@@ -162,8 +168,9 @@ export class Server {
     try {
       await this.#http.listen();
       await Promise.all(this.#listeners.map((listener) => listener.start()));
+      await this.cluster.start();
     } catch (err) {
-      await Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.stop())]);
+      await Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.stop()), this.cluster.close()]);
       this.#state = "stopped";
       throw err;
     }
@@ -189,6 +196,7 @@ export class Server {
       pendingHandshakes: this.#http.pendingHandshakes,
       endpoints: [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
       listeners: this.#listeners.map((listener) => listener.stats()),
+      cluster: this.cluster.stats(),
     };
   }
 
@@ -212,6 +220,9 @@ export class Server {
     this.#http.closeAll();
     await listenerClosed;
     await rawStopped;
+    // After the connections: their close hooks took them out of the cluster's rooms first.
+    for (const app of this.#apps) app.detach();
+    await this.cluster.close();
     this.#state = "stopped";
     this.log.info("stopped");
   }

@@ -16,6 +16,8 @@ import type { EndpointOptions } from "../options.ts";
 import { AppConn } from "./app-connection.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
 import { Rooms, isRoomName } from "./rooms.ts";
+import { ClusterRooms } from "./cluster-rooms.ts";
+import type { ClusterService } from "../cluster/index.ts";
 import { Router, type RouterStats } from "./router.ts";
 import { anonymousSession, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
@@ -71,6 +73,7 @@ const roomData = z.object({ room: z.string().min(1).max(256) });
 
 export class App {
   readonly rooms: Rooms;
+  readonly #cluster: ClusterRooms;
   readonly #tasks = new Map<string, TaskDefinition<any, any, any>>();
   readonly #conns = new Map<string, AppConn>();
   readonly #router: Router;
@@ -80,7 +83,7 @@ export class App {
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
   #endpoint: Endpoint<AppData> | undefined;
 
-  constructor(readonly path: string, private readonly options: AppOptions, log: Logger) {
+  constructor(readonly path: string, private readonly options: AppOptions, log: Logger, cluster: ClusterService) {
     this.#log = log.child({ app: path });
     for (const key of Object.keys(options)) {
       if (!APP_KEYS.has(key)) throw new OptionError(key, `unknown app option (known: ${[...APP_KEYS].join(", ")})`);
@@ -95,7 +98,11 @@ export class App {
     };
     this.#session = options.session ?? anonymousSession();
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
-    this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true);
+    this.#cluster = new ClusterRooms(path, cluster, {
+      room: (room, text) => this.rooms.deliver(room, text),
+      all: (text) => void this.#fanout(this.#conns.values(), text),
+    }, this.#log);
+    this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true, this.#cluster);
     this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log);
     this.#registerBuiltins();
   }
@@ -110,10 +117,12 @@ export class App {
     return this;
   }
 
-  /** Push to every connection of the app (serialised and framed once). */
+  /** Push to every connection of the app on every node (serialised once, framed once per node); returns how many it reached on this node. */
   broadcast(task: string, data: unknown, options: { except?: AppConnection } = {}): number {
+    const text = encodePush(task, data);
+    this.#cluster.publishAll(text);
     const members = [...this.#conns.values()].filter((conn) => conn.id !== options.except?.id);
-    return this.#fanout(members, encodePush(task, data));
+    return this.#fanout(members, text);
   }
 
   /** The app's live connections, by id. */
@@ -128,6 +137,11 @@ export class App {
   /** The server is stopping: every task's signal fires (the connections then close with 1001). */
   stop(): void {
     for (const conn of this.#conns.values()) conn.abortAll(new TaskAbort("stopped", "the server is stopping"));
+  }
+
+  /** @internal The connections are gone: stop hearing the other nodes. */
+  detach(): void {
+    this.#cluster.stop();
   }
 
   /** @internal The endpoint hooks that make the endpoint speak the protocol. */
@@ -148,6 +162,7 @@ export class App {
   /** @internal */
   attach(endpoint: Endpoint<AppData>): void {
     this.#endpoint = endpoint;
+    this.#cluster.start();
   }
 
   async #handshake(req: HandshakeRequest): Promise<AppData> {
@@ -214,12 +229,13 @@ export class App {
 
   #registerBuiltins(): void {
     const roomGuard = (action: "join" | "leave") => (ctx: { data: { room: string }; user: User }) => this.#roomAllowed(ctx.user, ctx.data.room, action);
-    const withMembers = (room: string) => (this.options.presence === true ? { room, members: this.rooms.members(room) } : { room });
+    const withMembers = async (room: string) => (this.options.presence === true ? { room, members: await this.rooms.clusterMembers(room) } : { room });
     this.#define({
       name: BuiltinTask.RoomJoin, schema: roomData, guard: roomGuard("join"),
-      handler: ({ data, conn }) => {
+      handler: async ({ data, conn }) => {
         if (!conn.rooms.has(data.room) && conn.rooms.size >= this.#limits.maxRoomsPerConnection) throw new TaskError("bad_request", "too many rooms");
-        this.rooms.join(conn, data.room);
+        // Replied once the cluster knows: pushes from any node reach the member from then on.
+        await this.rooms.join(conn, data.room);
         return withMembers(data.room);
       },
     }, true);

@@ -1,13 +1,15 @@
 /**
- * Rooms: named sets of connections. `push(room, task, data)` serialises the push ONCE and
- * hands the same text to the fan-out (which frames it once for every member that the push
- * backpressure gate admits). Presence pushes go through the same path.
+ * Rooms: named sets of this node's connections. `push(room, task, data)` serialises the push
+ * ONCE and hands the same text to the local fan-out (which frames it once for every member
+ * that the push backpressure gate admits) and to the cluster (one publish; the other nodes
+ * fan it out to their members). Presence pushes go through the same path.
  */
 import { encodePush } from "../protocol/codec.ts";
 import type { PresenceMember } from "../protocol/messages.ts";
 import type { AppConn } from "./app-connection.ts";
 import { presenceEvent, presenceList } from "./presence.ts";
 import type { AppConnection } from "./task.ts";
+import type { ClusterRooms } from "./cluster-rooms.ts";
 
 /** Room names: 1–256 characters. */
 export function isRoomName(value: unknown): value is string {
@@ -16,12 +18,18 @@ export function isRoomName(value: unknown): value is string {
 
 /** What tasks see (`ctx.rooms`). */
 export interface RoomsApi {
-  /** Push to every member of a room; returns how many it reached. */
+  /** Push to every member of a room on every node; returns how many it reached on this node. */
   push(room: string, task: string, data: unknown, options?: { except?: AppConnection }): number;
-  join(conn: AppConnection, room: string): void;
+  /** Resolves when the cluster knows (subscription confirmed, presence written); never rejects. */
+  join(conn: AppConnection, room: string): Promise<void>;
   leave(conn: AppConnection, room: string): void;
+  /** This node's members of the room. */
   members(room: string): PresenceMember[];
+  /** The members on every live node (this node's first). */
+  clusterMembers(room: string): Promise<PresenceMember[]>;
+  /** This node's member count. */
   size(room: string): number;
+  /** Rooms with members on this node. */
   list(): string[];
 }
 
@@ -35,24 +43,35 @@ export class Rooms implements RoomsApi {
     private readonly fanout: Fanout,
     private readonly lookup: (conn: AppConnection) => AppConn | undefined,
     private readonly presence: boolean,
+    private readonly cluster: ClusterRooms,
   ) {}
 
   push(room: string, task: string, data: unknown, options: { except?: AppConnection } = {}): number {
+    const text = encodePush(task, data); // once per room, never once per member
+    this.cluster.publishRoom(room, text); // other nodes may have members even if this one has none
     const members = this.rooms.get(room);
     if (members === undefined || members.size === 0) return 0;
-    const text = encodePush(task, data); // once per room, never once per member
     const except = options.except;
     return this.fanout(except === undefined ? members : without(members, except.id), text);
   }
 
-  join(conn: AppConnection, room: string): void {
+  /** A push published by another node: to every member here. */
+  deliver(room: string, text: string): void {
+    const members = this.rooms.get(room);
+    if (members !== undefined) this.fanout(members, text);
+  }
+
+  join(conn: AppConnection, room: string): Promise<void> {
     const member = this.lookup(conn);
-    if (member === undefined || member.rooms.has(room)) return;
+    if (member === undefined || member.rooms.has(room)) return Promise.resolve();
     let set = this.rooms.get(room);
+    const first = set === undefined;
     if (set === undefined) this.rooms.set(room, (set = new Set()));
     set.add(member);
     member.rooms.add(room);
+    const known = Promise.all([first ? this.cluster.opened(room) : undefined, this.cluster.joined(room, member)]);
     if (this.presence) this.announce(room, member, true);
+    return known.then(() => undefined);
   }
 
   leave(conn: AppConnection, room: string): void {
@@ -69,12 +88,21 @@ export class Rooms implements RoomsApi {
     const set = this.rooms.get(room);
     if (set === undefined || !set.delete(member)) return;
     member.rooms.delete(room);
-    if (set.size === 0) this.rooms.delete(room);
-    else if (this.presence) this.announce(room, member, false);
+    void this.cluster.left(room, member.id); // never rejects
+    if (set.size === 0) {
+      this.rooms.delete(room);
+      this.cluster.closed(room);
+    }
+    // Members on other nodes hear it even when this node has none left.
+    if (this.presence) this.announce(room, member, false);
   }
 
   members(room: string): PresenceMember[] {
     return presenceList(this.rooms.get(room) ?? []);
+  }
+
+  clusterMembers(room: string): Promise<PresenceMember[]> {
+    return this.cluster.members(room, this.members(room));
   }
 
   size(room: string): number {

@@ -62,6 +62,8 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     port: config.port,
     host: config.host,
     perMessageDeflate: config.perMessageDeflate,
+    // No Redis URL: the in-memory bus (one node). The config's prefix is used as given.
+    cluster: config.cluster.redis === undefined ? {} : { redis: config.cluster.redis, prefix: config.cluster.prefix },
     logger: config.logFile === undefined
       ? { level: config.logLevel }
       : { level: config.logLevel, destination: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) },

@@ -30,6 +30,8 @@ export interface ClusterConfig {
   redisReconnectMaxMs?: number;
   busMaxPayloadBytes?: number;
   busMaxChannelLength?: number;
+  /** How long server.start() waits for Redis before serving locally (limits.ts). */
+  clusterReadyTimeoutMs?: number;
 }
 
 export interface ClusterDeps {
@@ -40,8 +42,10 @@ export interface ClusterDeps {
 
 const KNOWN = new Set([
   "redis", "prefix", "nodeId", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs",
-  "busMaxPayloadBytes", "busMaxChannelLength",
+  "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
 ]);
+
+export { ClusterService, type ClusterStats } from "./service.ts";
 
 export function createBus(config: ClusterConfig = {}, deps: ClusterDeps = {}): ClusterBus {
   checkConfig(config);
@@ -78,7 +82,7 @@ function checkConfig(config: ClusterConfig): void {
   for (const key of Object.keys(config)) {
     if (!KNOWN.has(key)) throw new OptionError(`cluster.${key}`, `unknown option (known: ${[...KNOWN].join(", ")})`);
   }
-  for (const key of ["presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength"] as const) {
+  for (const key of ["presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs"] as const) {
     readLimit(key, config[key]);
   }
   if (config.redis !== undefined && typeof config.redis !== "string") throw new OptionError("cluster.redis", "must be a redis:// URL string");

@@ -11,6 +11,8 @@ import { Router } from "../../../src/app/router.ts";
 import { AppConn } from "../../../src/app/app-connection.ts";
 import { PushGate, newPushCounters } from "../../../src/app/push.ts";
 import { Rooms } from "../../../src/app/rooms.ts";
+import { ClusterRooms } from "../../../src/app/cluster-rooms.ts";
+import { ClusterService } from "../../../src/cluster/index.ts";
 import { BadMessageBudget } from "../../../src/app/bad-messages.ts";
 import type { TaskDefinition } from "../../../src/app/task.ts";
 import type { Connection } from "../../../src/endpoint/connection.ts";
@@ -34,7 +36,8 @@ function setup(maxBadMessages = 10) {
     ["boom", { name: "boom", handler: () => { throw new Error("boom"); } }],
   ]);
   const log = createLogger({ level: "silent" });
-  const rooms = new Rooms(() => 0, () => undefined, false);
+  const cluster = new ClusterRooms("/t", new ClusterService({}, { logger: log, countConnections: () => 0 }), { room: () => undefined, all: () => undefined }, log);
+  const rooms = new Rooms(() => 0, () => undefined, false, cluster);
   const router = new Router(tasks, rooms, { taskTimeoutMs: 1000, maxInFlightTasks: 8 }, log);
   const fake = fakeConnection();
   const gate = new PushGate("drop", 1024, newPushCounters());

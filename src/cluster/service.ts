@@ -1,0 +1,147 @@
+/**
+ * The cluster as a server service: one bus and its presence store per server, started with the
+ * server (a bounded wait for Redis, then serve locally) and closed after the connections are
+ * gone (presence first, so this node's entries leave Redis, then the bus).
+ *
+ * `server.cluster` is this object: Zephserver's `say` / `subscribe` (plus unsubscribe), the
+ * node id and status, and `nodes()`. The app layer reaches the bus and the presence store
+ * through it; users never get the bus itself (so they cannot close it under the server).
+ */
+import { readLimit, limitDefault } from "../limits.ts";
+import type { Logger } from "../log.ts";
+import type { BusHandler, BusPayload, BusStats, BusStatus, ClusterBus, SubscribeOptions } from "./bus.ts";
+import type { NodeInfo, PresenceStore } from "./presence.ts";
+import { createBus, createPresence, type ClusterConfig, type ClusterDeps } from "./index.ts";
+
+export interface ClusterStats {
+  nodeId: string;
+  /** "memory" (the default, one node) or "redis". */
+  kind: "memory" | "redis";
+  status: BusStatus;
+  bus: BusStats;
+  /** Live nodes with their connection counts, as of the last presence heartbeat (`nodesAt`). */
+  nodes: NodeInfo[];
+  nodesAt: number;
+}
+
+export class ClusterService {
+  /** @internal For the app layer: rooms and broadcasts travel over it. */
+  readonly bus: ClusterBus;
+  /** @internal For the app layer: cluster-wide room membership and node counts. */
+  readonly presence: PresenceStore;
+  readonly kind: "memory" | "redis";
+  /** Longest channel name the bus takes (busMaxChannelLength). */
+  readonly maxChannelLength: number;
+  readonly #log: Logger;
+  readonly #readyTimeoutMs: number;
+  readonly #refreshMs: number;
+  #nodes: NodeInfo[];
+  #nodesAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Validates `config` (OptionError naming the key) and creates the bus; nothing connects before start() for memory. */
+  constructor(config: ClusterConfig, deps: ClusterDeps & { logger: Logger; countConnections: () => number }) {
+    this.bus = createBus(config, deps);
+    this.kind = config.redis === undefined ? "memory" : "redis";
+    this.#log = deps.logger.child({ component: "cluster" });
+    this.presence = createPresence(this.bus, config, { countConnections: deps.countConnections, logger: deps.logger });
+    this.maxChannelLength = readLimit("busMaxChannelLength", config.busMaxChannelLength);
+    this.#readyTimeoutMs = readLimit("clusterReadyTimeoutMs", config.clusterReadyTimeoutMs);
+    this.#refreshMs = config.presenceHeartbeatMs ?? limitDefault("presenceHeartbeatMs");
+    this.#nodes = [{ nodeId: this.bus.nodeId, connections: 0, lastSeen: Date.now() }];
+  }
+
+  get nodeId(): string {
+    return this.bus.nodeId;
+  }
+
+  get status(): BusStatus {
+    return this.bus.status;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Send to every subscriber of `event` on the other nodes (and to local includeSelf ones). */
+  say(event: string, payload: BusPayload): void {
+    this.bus.publish(event, payload);
+  }
+
+  publish(channel: string, payload: BusPayload): void {
+    this.bus.publish(channel, payload);
+  }
+
+  /** Returns the unsubscribe function. */
+  subscribe(event: string, fn: BusHandler, options?: SubscribeOptions): () => void {
+    return this.bus.subscribe(event, fn, options);
+  }
+
+  onStatus(fn: (status: BusStatus) => void): () => void {
+    return this.bus.onStatus(fn);
+  }
+
+  /** Live nodes (this one always), read now. */
+  async nodes(): Promise<NodeInfo[]> {
+    if (this.closed) return this.#nodes;
+    this.#nodes = await this.presence.nodes();
+    this.#nodesAt = Date.now();
+    return this.#nodes;
+  }
+
+  /**
+   * Resolves when the subscriptions made so far are confirmed (bounded by
+   * clusterReadyTimeoutMs; at once while Redis is away). Never rejects.
+   */
+  async settle(): Promise<void> {
+    if (this.closed || this.status !== "up") return;
+    try {
+      await this.bus.ready({ signal: AbortSignal.timeout(this.#readyTimeoutMs) });
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, "subscription not confirmed in time");
+    }
+  }
+
+  /** Wait (bounded) for Redis; past the bound the server serves locally and joins later. */
+  async start(): Promise<void> {
+    try {
+      await this.bus.ready({ signal: AbortSignal.timeout(this.#readyTimeoutMs) });
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, waitedMs: this.#readyTimeoutMs }, "cluster not reachable at start: serving local clients, joining when it answers");
+    }
+    await this.#refresh();
+    // stats() is synchronous (it feeds /healthz): the node list is refreshed on the presence beat.
+    this.#timer = setInterval(() => void this.#refresh(), this.#refreshMs).unref();
+  }
+
+  stats(): ClusterStats {
+    return {
+      nodeId: this.nodeId, kind: this.kind, status: this.status, bus: { ...this.bus.stats },
+      nodes: this.#nodes.map((node) => ({ ...node })), nodesAt: this.#nodesAt,
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #refresh(): Promise<void> {
+    try {
+      await this.nodes();
+    } catch (err) {
+      this.#log.debug({ err }, "cluster nodes refresh failed; keeping the last list");
+    }
+  }
+
+  async #close(): Promise<void> {
+    clearInterval(this.#timer);
+    try {
+      await this.presence.close();
+    } catch (err) {
+      this.#log.warn({ err }, "presence close failed (its keys expire on their own)");
+    }
+    await this.bus.close();
+  }
+}
