@@ -5,32 +5,44 @@
 import { NodeProcess } from "./node-process.ts";
 
 export const NODE_SCRIPT = "test/fixtures/cluster-node.ts";
+/** A whole server with an app (test/fixtures/app-node.ts): "started" carries its port. */
+export const APP_NODE_SCRIPT = "test/fixtures/app-node.ts";
 
 export interface NodeSettings {
   prefix: string;
   heartbeatMs?: number;
   ttlMs?: number;
   reconnectMaxMs?: number;
+  /** The node script (default NODE_SCRIPT). */
+  script?: string;
+  /** Node ids are `${idBase}-${i}` (default "node"). */
+  idBase?: string;
 }
 
 export async function startNodes(redisUrl: string, count: number, settings: NodeSettings): Promise<NodeProcess[]> {
-  const nodes = Array.from({ length: count }, (_, i) => new NodeProcess(NODE_SCRIPT, {
-    REDIS_URL: redisUrl,
-    PREFIX: settings.prefix,
-    NODE_ID: `node-${i}`,
-    HEARTBEAT_MS: String(settings.heartbeatMs ?? 100),
-    TTL_MS: String(settings.ttlMs ?? 1_000),
-    RECONNECT_MAX_MS: String(settings.reconnectMaxMs ?? 200),
-    LOG_LEVEL: "info",
-  }));
+  const nodes = Array.from({ length: count }, (_, i) => startNode(redisUrl, i, settings));
   // Process start (tsx compiling) is the slow part on a busy machine: a generous bound.
   await Promise.all(nodes.map((node) => node.waitFor((e) => e.ev === "started", "node start", 0, 30_000)));
   return nodes;
 }
 
+/** One node process (not waited for: `waitFor(e => e.ev === "started")`). */
+export function startNode(redisUrl: string, i: number, settings: NodeSettings): NodeProcess {
+  return new NodeProcess(settings.script ?? NODE_SCRIPT, {
+    REDIS_URL: redisUrl,
+    PREFIX: settings.prefix,
+    NODE_ID: `${settings.idBase ?? "node"}-${i}`,
+    HEARTBEAT_MS: String(settings.heartbeatMs ?? 100),
+    TTL_MS: String(settings.ttlMs ?? 1_000),
+    RECONNECT_MAX_MS: String(settings.reconnectMaxMs ?? 200),
+    LOG_LEVEL: "info",
+  });
+}
+
 /** Clean exit of the ones still running; kill (by PID) any that do not exit. */
 export async function stopNodes(nodes: NodeProcess[]): Promise<void> {
   await Promise.all(nodes.map(async (node) => {
+    if (!node.running) return; // exited or killed by the test already
     try {
       await node.exit();
     } catch (err) {

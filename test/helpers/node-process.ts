@@ -42,6 +42,11 @@ export class NodeProcess {
     this.#child.stdin!.on("error", () => this.#wake());
   }
 
+  /** False once the child has exited (a clean exit, a kill, a crash). */
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
   get pid(): number | undefined {
     return this.#child.pid;
   }

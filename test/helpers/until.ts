@@ -33,3 +33,16 @@ export function when(check: () => boolean, subscribe: (recheck: () => void) => v
   });
   return within(done.promise, ms, what);
 }
+
+/**
+ * For state that changes without an event (a Redis key expiring): re-check until true, failing
+ * after `ms`. Each check is awaited before the next (no overlap); the pause between checks is
+ * a poll interval, not a wait for the outcome.
+ */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 10_000, pollMs = 25): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
