@@ -20,6 +20,7 @@ export { defineTask, TaskError, type TaskDefinition, type TaskOptions, type Task
 export { anonymousSession, tokenSession, signSessionToken, type Session, type SessionRequest, type User, type TokenSessionOptions } from "./app/sessions.ts";
 export { workerPool, WorkerPool, type WorkerPoolOptions } from "./app/worker-pool.ts";
 export type { RoomsApi } from "./app/rooms.ts";
+export type { ClusterService, ClusterStats, ClusterConfig, BusStatus, BusStats, BusHandler, NodeInfo } from "./cluster/index.ts";
 export type { PushPolicy, PushCounters } from "./app/push.ts";
 export * as protocol from "./protocol/messages.ts";
 export { defineConfig, type SwitchboardConfig } from "./config/define.ts";

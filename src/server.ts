@@ -45,7 +45,7 @@ export class Server {
   readonly log: Logger;
   /** The cluster bus (`say` / `subscribe`) and presence; in memory unless `cluster.redis` is set. */
   readonly cluster: ClusterService;
-  readonly #ids = new ConnectionIds();
+  readonly #ids: ConnectionIds;
   // Endpoints hold different data types; the registry only needs their common surface.
   readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
   readonly #http: HttpListener;
@@ -61,6 +61,7 @@ export class Server {
     this.options = resolveServerOptions(options);
     this.log = createLogger(options.logger);
     this.cluster = new ClusterService(options.cluster ?? {}, { logger: this.log, countConnections: () => this.#allConnectionCount() });
+    this.#ids = new ConnectionIds(this.cluster.kind === "redis" ? this.cluster.nodeId : undefined);
     this.#http = new HttpListener({
       port: this.options.port,
       host: this.options.host,

@@ -103,6 +103,8 @@ test("presence spans the nodes; a SIGKILLed node's members and entry expire", { 
   const nodes = await start(3, "presence:");
   try {
     const [p0, p1, p2] = [await connect(nodes[0]!), await connect(nodes[1]!), await connect(nodes[2]!)];
+    // Each node counts its own connections: the node id keeps the ids apart in one presence list.
+    assert.deepEqual([p0, p1, p2].map(connId), ["app-1@node-0", "app-1@node-1", "app-1@node-2"]);
     await ok(p0, "room.join", { room: "hall" });
     await ok(p1, "room.join", { room: "hall" });
     const joined = await p0.next((f) => f.task === "room.joined" && f.data.member.connection === connId(p1));
