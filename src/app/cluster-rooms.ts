@@ -82,9 +82,14 @@ export class ClusterRooms {
     return this.#presence("leave", () => this.cluster.presence.leave(this.key(room), connId));
   }
 
-  /** Every member on every live node: this node's first (in join order), then the others'. */
+  /**
+   * Every member on every live node: this node's first (in join order), then the others'.
+   * Waits for this node's pending subscriptions first, so its reply is also a fence: rooms
+   * joined at connect (`?room=`) hear every node's pushes from then on.
+   */
   async members(room: string, local: PresenceMember[]): Promise<PresenceMember[]> {
     if (this.cluster.closed) return local;
+    await this.cluster.settle();
     let entries: PresenceEntry[];
     try {
       entries = await this.cluster.presence.members(this.key(room));

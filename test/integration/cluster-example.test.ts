@@ -1,12 +1,13 @@
 /**
  * examples/cluster/chat-node.ts: two node processes on one private redis-server (nginx left
- * out: clients connect to each node directly). A line said on node A reaches a client of node B.
+ * out: clients connect to each node directly). The demo chat app, unchanged, across nodes: a
+ * line said on node A reaches a member on node B, and the presence list shows both.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
 import { startTsProcess, type ChildHandle } from "../helpers/process.ts";
-import { TestClient } from "../helpers/ws-client.ts";
+import { ProtoClient, type Frame } from "../helpers/app-client.ts";
 
 const redisBin = redisServerPath();
 let redis: RedisHandle | undefined;
@@ -18,9 +19,9 @@ after(async () => {
   await redis?.stop();
 });
 
-test("the two-node chat example: what one node hears, the other's clients hear", { skip: redisBin ? false : REDIS_MISSING }, async () => {
+test("the two-node chat example: what is said on one node, the other node's members hear", { skip: redisBin ? false : REDIS_MISSING }, async () => {
   const nodes: ChildHandle[] = [];
-  const clients: TestClient[] = [];
+  const clients: ProtoClient[] = [];
   try {
     const urls: string[] = [];
     for (let i = 0; i < 2; i++) {
@@ -29,21 +30,24 @@ test("the two-node chat example: what one node hears, the other's clients hear",
       const [line] = await node.waitForLine(/^\{"ev":"listening".*\}$/, 30_000);
       urls.push((JSON.parse(line) as { url: string }).url);
     }
-    for (const url of urls) {
-      const client = new TestClient(url);
-      clients.push(client);
-      await client.opened;
-      assert.match((await client.next()).text, /^welcome chat/);
-    }
-    const [onA, onB] = clients as [TestClient, TestClient];
-    onA.ws.send("hello from A");
-    assert.match((await onA.next()).text, /: hello from A$/, "the sender's node echoes it to its clients");
-    assert.match((await onB.next()).text, /: hello from A$/, "the other node's client hears it through the bus");
-    onB.ws.send("and back");
-    assert.match((await onA.next()).text, /: and back$/);
-    assert.match((await onB.next()).text, /: and back$/);
+    const ann = await ProtoClient.open(urls[0]!, { query: { room: "lobby", name: "ann" } });
+    clients.push(ann);
+    // Joined at connect: a room.members reply comes once the node's subscriptions are confirmed.
+    await ann.call("room.members", { room: "lobby" });
+    const bob = await ProtoClient.open(urls[1]!, { query: { room: "lobby", name: "bob" } });
+    clients.push(bob);
+    const joined = await ann.next((f: Frame) => f.task === "room.joined" && f.data.member.user.name === "bob");
+    assert.match(joined.data.member.connection, /^chat-1@/, "connection ids carry the node id");
+
+    const members = await bob.call("room.members", { room: "lobby" }); // bob's fence, as ann's above
+    assert.deepEqual(members.data.members.map((m: Frame) => m.user.name).sort(), ["ann", "bob"]);
+
+    assert.deepEqual((await ann.call("chat.say", { text: "hello from A" })).data, { ok: true });
+    for (const client of [ann, bob]) await client.next((f: Frame) => f.task === "chat.message" && f.data.text === "hello from A");
+    await bob.call("chat.say", { text: "and back" });
+    for (const client of [ann, bob]) await client.next((f: Frame) => f.task === "chat.message" && f.data.text === "and back");
   } finally {
-    for (const client of clients) client.ws.close();
+    await Promise.all(clients.map((client) => client.close()));
     await Promise.all(nodes.map((node) => node.stop("SIGTERM")));
   }
 });
