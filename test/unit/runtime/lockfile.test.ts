@@ -1,16 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+
 import { join } from "node:path";
 import { acquireLock, LockError, pidIsAlive } from "../../../src/runtime/lockfile.ts";
 import { createLogger } from "../../../src/log.ts";
+import { tempDir } from "../../helpers/tempdir.ts";
 
-function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), "sb-lock-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test("acquire writes PID and start time; release removes the file", (t) => {
   const path = join(tempDir(t), "a.lock");
