@@ -13,6 +13,10 @@ import { HttpListener, type HttpHandler, type HttpMiddleware, type UpgradeRoute 
 import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
+import { ServerServices, type ServiceGroup } from "./runtime/server-services.ts";
+import type { Service } from "./runtime/service.ts";
+import type { Supervisor } from "./runtime/supervisor.ts";
+import type { InFlight } from "./runtime/inflight.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -39,6 +43,8 @@ export class Server {
   readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
   readonly #http: HttpListener;
   readonly #heartbeat: Heartbeat;
+  /** runtime/: supervised services (the HTTP listener is one) and in-flight work. */
+  readonly #services: ServerServices;
   #state: State = "new";
   #startedAt = 0;
   #stopped?: Promise<void>;
@@ -57,6 +63,35 @@ export class Server {
       health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts() }),
     });
     this.#heartbeat = new Heartbeat(this.options.heartbeatMs, () => this.#allConnections());
+    this.#services = new ServerServices(this.log, () => void this.stop().catch((err: unknown) => this.log.error({ err }, "stop after a critical failure failed")));
+    // The listener is a service like the others; a port in use fails start() at once.
+    this.#services.add({ name: "http", critical: true, restartLimit: 0, start: () => this.#http.listen(), stop: () => this.#http.stopAccepting() }, "listener");
+  }
+
+  /**
+   * Register a supervised service (runtime/service.ts): started in dependency order before the
+   * listeners accept traffic, restarted with backoff when it dies, stopped in reverse order.
+   */
+  service<S extends Service>(name: string, svc: S | Omit<S, "name">, group: ServiceGroup = "app"): S {
+    const named = svc as S & { name?: string };
+    if (named.name !== undefined && named.name !== name) throw new OptionError("service", `name "${name}" differs from the service's own name "${named.name}"`);
+    if (named.name === undefined) Object.defineProperty(named, "name", { value: name, enumerable: true });
+    return this.#services.add(named as S, group);
+  }
+
+  /** A registered service, typed by the caller: `server.getService<typeof cache>("cache")`. */
+  getService<S extends Service = Service>(name: string): S {
+    return this.#services.get<S>(name);
+  }
+
+  /** The service manager: `states()`, `restart(name)`, and `state` / `fatal` events. */
+  get services(): Supervisor {
+    return this.#services.supervisor;
+  }
+
+  /** In-flight work a graceful stop waits for (app tasks run through `work.run(fn)`). */
+  get work(): InFlight {
+    return this.#services.work;
   }
 
   /** Mount a WebSocket endpoint at an exact path. */
@@ -125,7 +160,7 @@ export class Server {
     if (this.#state !== "new") throw new StateError(`start() called on a server that is ${this.#state}`);
     this.#state = "starting";
     try {
-      await this.#http.listen();
+      await this.#services.start();
     } catch (err) {
       this.#state = "stopped";
       throw err;
@@ -159,6 +194,8 @@ export class Server {
     this.#state = "stopping";
     this.#heartbeat.stop();
     const listenerClosed = this.#http.stopAccepting();
+    const work = await this.#services.work.drain(timeoutMs);
+    if (work.aborted + work.abandoned > 0) this.log.warn(work, "stop deadline reached: in-flight work aborted");
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
@@ -171,6 +208,7 @@ export class Server {
     }
     this.#http.closeAll();
     await listenerClosed;
+    await this.#services.stop();
     this.#state = "stopped";
     this.log.info("stopped");
   }

@@ -32,6 +32,8 @@ export interface Service {
   readonly dependsOn?: readonly string[];
   /** If it fails for good (restart limit hit), the whole server stops. */
   readonly critical?: boolean;
+  /** Override the supervisor's `serviceRestartLimit` for this service (0 = never restart). */
+  readonly restartLimit?: number;
   start?(signal: AbortSignal, ctx: ServiceContext): void | Promise<void>;
   main?(signal: AbortSignal, ctx: ServiceContext): void | Promise<void>;
   stop?(): void | Promise<void>;
@@ -67,6 +69,9 @@ export function validateService(service: Service): void {
       throw new OptionError(`${where}.dependsOn`, "must be an array of service names");
     }
     if (service.dependsOn.includes(service.name)) throw new OptionError(`${where}.dependsOn`, "a service cannot depend on itself");
+  }
+  if (service.restartLimit !== undefined && (!Number.isInteger(service.restartLimit) || service.restartLimit < 0)) {
+    throw new OptionError(`${where}.restartLimit`, "must be an integer >= 0");
   }
   if (service.critical !== undefined && typeof service.critical !== "boolean") {
     throw new OptionError(`${where}.critical`, "must be true or false");

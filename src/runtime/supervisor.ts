@@ -264,7 +264,7 @@ export class Supervisor extends EventEmitter<Events> {
     entry.crashes = entry.crashes.filter((t) => t > now - this.#windowMs);
     entry.crashes.push(now);
     const name = entry.svc.name;
-    const giveUp = entry.crashes.length > this.#limit || this.#phase === "stopping" || this.#phase === "stopped";
+    const giveUp = entry.crashes.length > (entry.svc.restartLimit ?? this.#limit) || this.#phase === "stopping" || this.#phase === "stopped";
     this.#setState(entry, "stopping", error);
     void this.#callStop(entry, "after a crash").then(() => {
       if (entry.gen !== gen) return; // stopped or restarted by hand meanwhile
