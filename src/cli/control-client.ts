@@ -20,8 +20,12 @@ export interface SendOptions {
   onProgress?: (progress: unknown) => void;
   /** Give up waiting for the reply after this long (default: no limit; the CLI passes one). */
   timeoutMs?: number;
-  /** Resolve only once the server has also closed the connection (used by `stop`). */
+  /**
+   * After an ok reply, wait (up to `closeWaitMs`, default 5 s) for the server to close the
+   * connection too: for `stop`, whose reply comes just before the control socket closes.
+   */
   waitForClose?: boolean;
+  closeWaitMs?: number;
 }
 
 export function sendCommand(socketPath: string, command: string, args: readonly unknown[] = [], options: SendOptions = {}): Promise<unknown> {
@@ -66,6 +70,7 @@ export function sendCommand(socketPath: string, command: string, args: readonly 
         } else if ("ok" in msg) {
           reply = msg;
           if (!options.waitForClose || !msg.ok) finish();
+          else setTimeout(() => finish(), options.closeWaitMs ?? 5_000).unref();
         }
       }
     });

@@ -139,6 +139,7 @@ export function createCommandTable(): CommandTable {
   return table;
 }
 
-export function notFound(message: string, known: readonly string[]): ControlError {
-  return new ControlError(ControlErrorCode.NotFound, `${message} (known: ${known.join(", ") || "none"})`);
+export function notFound(message: string, known?: readonly string[]): ControlError {
+  const list = known === undefined ? "" : ` (known: ${known.join(", ") || "none"})`;
+  return new ControlError(ControlErrorCode.NotFound, `${message}${list}`);
 }

@@ -31,8 +31,11 @@ export interface ShutdownOptions {
 }
 
 export interface ShutdownHandle {
-  /** Start the graceful stop ourselves (e.g. `switchboard stop`); same path as a signal. */
-  trigger(reason: string): Promise<number>;
+  /**
+   * Start the graceful stop ourselves (`switchboard stop`, a critical failure); same path as a
+   * signal. `code` replaces the exit code of a clean stop (1 after a critical failure).
+   */
+  trigger(reason: string, code?: number): Promise<number>;
   /** Remove the signal listeners. */
   uninstall(): void;
 }
@@ -44,14 +47,14 @@ export function installShutdown(options: ShutdownOptions): ShutdownHandle {
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   let stopping: Promise<number> | undefined;
 
-  const trigger = (reason: string): Promise<number> => {
+  const trigger = (reason: string, cleanCode: number = ExitCode.Ok): Promise<number> => {
     if (stopping !== undefined) return stopping;
     log?.info({ reason }, "stopping gracefully (send the signal again to force an exit)");
     // Every path ends in exit(): the promise never rejects, so nothing is left unhandled.
     stopping = options.stop(reason).then(
       () => {
         log?.info("stopped");
-        return ExitCode.Ok;
+        return cleanCode;
       },
       (err: unknown) => {
         log?.error({ err }, "error while stopping");
