@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export function tempDir(t: { after(fn: () => void): void }, prefix = "sb-"): string {
+export function tempDir(t: { after(fn: () => void | Promise<void>): void }, prefix = "sb-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
