@@ -144,15 +144,21 @@ export class ControlServer {
     const call: CommandCall = { progress: (value) => write(socket, encodeLine({ id: request.id, progress: value })) };
     const task = this.#dispatch(request, call)
       .catch((err: unknown) => errorReply(request.id, ControlErrorCode.Internal, asError(err).message))
-      .then((reply) => write(socket, encodeLine(reply)))
+      .then((reply) => {
+        this.#log.debug({ command: request.command, ok: reply.ok }, "control reply");
+        write(socket, encodeLine(reply));
+      })
       .finally(() => this.#inFlight.delete(task));
     this.#inFlight.add(task);
   }
 }
 
-/** The control socket as a service of the supervisor. */
+/**
+ * The control socket as a service of the supervisor. Critical and not restarted: a server that
+ * cannot be controlled (socket in use, bad path) refuses to start rather than run unstoppable.
+ */
 export function controlService(server: ControlServer, name = "control"): Service {
-  return { name, start: () => server.start(), stop: () => server.stop() };
+  return { name, critical: true, restartLimit: 0, start: () => server.start(), stop: () => server.stop() };
 }
 
 function write(socket: Socket, line: string): void {

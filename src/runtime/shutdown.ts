@@ -53,7 +53,6 @@ export function installShutdown(options: ShutdownOptions): ShutdownHandle {
     // Every path ends in exit(): the promise never rejects, so nothing is left unhandled.
     stopping = options.stop(reason).then(
       () => {
-        log?.info("stopped");
         return cleanCode;
       },
       (err: unknown) => {
@@ -61,6 +60,7 @@ export function installShutdown(options: ShutdownOptions): ShutdownHandle {
         return ExitCode.Error;
       },
     ).then((code) => {
+      log?.info({ code }, "exiting");
       exit(code);
       return code;
     });

@@ -84,7 +84,7 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
     lock?.release();
     throw err;
   }
-  log.info({ pid: process.pid, port: server.port, controlSocket: control?.path, lockFile: lock?.path }, "server ready");
+  log.info({ port: server.port, controlSocket: control?.path, lockFile: lock?.path }, "server ready");
   return { lock, control, shutdown, exited };
 }
 

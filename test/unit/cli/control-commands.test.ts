@@ -1,22 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Command } from "commander";
-import { addControlCommands, formatDuration, CliExit } from "../../../src/cli/control-commands.ts";
+import { formatDuration, CliExit } from "../../../src/cli/control-commands.ts";
 import { ControlServer } from "../../../src/control/server.ts";
 import { createCommandTable } from "../../../src/control/builtin-commands.ts";
 import { FakeContext } from "../../helpers/fake-control-context.ts";
 import { tempDir } from "../../helpers/tempdir.ts";
+import { runCli } from "../../helpers/control-cli.ts";
 
-async function cli(argv: string[], resolveSocket?: (o: { socket?: string; config?: string }) => string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let code = -1;
-  const program = new Command("switchboard").exitOverride();
-  addControlCommands(program, { out: (t) => out.push(t), err: (t) => err.push(t), setExitCode: (c) => { code = c; }, ...(resolveSocket ? { resolveSocket } : {}) });
-  await program.parseAsync(argv, { from: "user" });
-  return { out: out.join("\n"), err: err.join("\n"), code };
-}
 
 async function control(t: { after(fn: () => Promise<void>): void }) {
   const path = join(tempDir(t, "sb-cli-"), "s.sock");
@@ -32,7 +23,7 @@ async function control(t: { after(fn: () => Promise<void>): void }) {
 
 test("status prints a table", async (t) => {
   const path = await control(t);
-  const r = await cli(["status", "--socket", path]);
+  const r = await runCli(["status", "--socket", path]);
   assert.equal(r.code, CliExit.Ok);
   assert.match(r.out, /^Switchboard {2}pid \d+ {2}up 1m 5s {2}node node-a/);
   assert.match(r.out, /rooms {8}3/);
@@ -42,28 +33,28 @@ test("status prints a table", async (t) => {
 
 test("status --json prints the raw result", async (t) => {
   const path = await control(t);
-  const r = await cli(["status", "--json", "--socket", path]);
+  const r = await runCli(["status", "--json", "--socket", path]);
   assert.equal(JSON.parse(r.out).nodeId, "node-a");
 });
 
 test("command NAME ARGS... prints the result; progress goes to stderr", async (t) => {
   const path = await control(t);
-  const r = await cli(["command", "--socket", path, "kick", "echo-1", "4100", "bye", "now"]);
+  const r = await runCli(["command", "--socket", path, "kick", "echo-1", "4100", "bye", "now"]);
   assert.deepEqual(JSON.parse(r.out), { id: "echo-1", code: 4100, reason: "bye now" });
-  const s = await cli(["command", "service", "restart", "ticker", "--socket", path]);
+  const s = await runCli(["command", "service", "restart", "ticker", "--socket", path]);
   assert.match(s.err, /… restarting ticker/);
 });
 
 test("an error reply: one line on stderr and exit code 1", async (t) => {
   const path = await control(t);
-  const r = await cli(["command", "reboot", "--socket", path]);
+  const r = await runCli(["command", "reboot", "--socket", path]);
   assert.equal(r.code, CliExit.CommandFailed);
   assert.match(r.err, /^switchboard reboot: unknown command "reboot"; known commands: broadcast, /);
 });
 
 test("stop prints progress and waits for the server to close the connection", async (t) => {
   const path = await control(t);
-  const r = await cli(["stop", "--socket", path]);
+  const r = await runCli(["stop", "--socket", path]);
   assert.equal(r.code, CliExit.Ok);
   assert.equal(r.out, "server stopped");
   assert.match(r.err, /… closing connections\n… stopping services/);
@@ -71,7 +62,7 @@ test("stop prints progress and waits for the server to close the connection", as
 
 test("no server: says what to do, exit code 3", async (t) => {
   const path = join(tempDir(t, "sb-cli-"), "none.sock");
-  const r = await cli(["status", "--socket", path]);
+  const r = await runCli(["status", "--socket", path]);
   assert.equal(r.code, CliExit.NoServer);
   assert.equal(r.err, `switchboard status: no Switchboard server is listening on ${path}; start one with \`switchboard serve\``);
 });
@@ -79,7 +70,7 @@ test("no server: says what to do, exit code 3", async (t) => {
 test("resolveSocket finds the socket from --config", async (t) => {
   const path = await control(t);
   const seen: unknown[] = [];
-  const r = await cli(["status", "--json", "--config", "prod.json"], (o) => { seen.push(o.config); return path; });
+  const r = await runCli(["status", "--json", "--config", "prod.json"], (o) => { seen.push(o.config); return path; });
   assert.deepEqual(seen, ["prod.json"]);
   assert.equal(r.code, CliExit.Ok);
 });
