@@ -17,6 +17,10 @@ import { ServerServices, type ServiceGroup } from "./runtime/server-services.ts"
 import type { Service } from "./runtime/service.ts";
 import type { Supervisor } from "./runtime/supervisor.ts";
 import type { InFlight } from "./runtime/inflight.ts";
+import { App, type AppOptions } from "./app/app.ts";
+import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts";
+import { TcpListener, type TcpOptions, type TcpStats } from "./transport/tcp.ts";
+import { UdpListener, type UdpOptions, type UdpStats } from "./transport/udp.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -31,6 +35,8 @@ export interface ServerStats {
   connections: number;
   pendingHandshakes: number;
   endpoints: EndpointStats[];
+  /** Raw TCP and UDP listeners (server.tcp / server.udp). */
+  listeners: Array<TcpStats | UdpStats>;
 }
 
 type State = "new" | "starting" | "running" | "stopping" | "stopped";
@@ -45,6 +51,9 @@ export class Server {
   readonly #heartbeat: Heartbeat;
   /** runtime/: supervised services (the HTTP listener is one) and in-flight work. */
   readonly #services: ServerServices;
+  readonly #apps: App[] = [];
+  // Raw TCP / UDP listeners: services started after the HTTP listener, stopped with it.
+  readonly #listeners: Array<TcpListener<any> | UdpListener> = [];
   #state: State = "new";
   #startedAt = 0;
   #stopped?: Promise<void>;
@@ -125,6 +134,36 @@ export class Server {
     return endpoint;
   }
 
+  /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
+  app(path: string, options: AppOptions = {}): App {
+    const app = new App(path, options, this.log);
+    app.attach(this.endpoint(path, app.endpointOptions()));
+    // The first app also serves the browser client (built on the first request, cached).
+    if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
+    this.#apps.push(app);
+    return app;
+  }
+
+  /** A raw TCP listener: one handler per connection from `protocol()`. Host defaults to the server's. Add before start(). */
+  tcp<D = unknown>(options: Omit<TcpOptions<D>, "logger" | "ids">): TcpListener<D> {
+    return this.#addListener(new TcpListener<D>({ host: this.options.host, ...options, logger: this.log, ids: this.#ids }));
+  }
+
+  /** A UDP request/response listener. Add before start(). */
+  udp(options: Omit<UdpOptions, "logger">): UdpListener {
+    return this.#addListener(new UdpListener({ host: this.options.host, ...options, logger: this.log }));
+  }
+
+  #addListener<L extends TcpListener<any> | UdpListener>(listener: L): L {
+    if (this.#state !== "new") throw new StateError(`add tcp/udp listeners before start(); the server is ${this.#state}`);
+    this.#listeners.push(listener);
+    // A supervised service like the HTTP listener: a port in use fails start() at once.
+    const kind = listener instanceof TcpListener ? "tcp" : "udp";
+    const name = `${kind}-${this.#listeners.filter((l) => (l instanceof TcpListener ? "tcp" : "udp") === kind).length}`;
+    this.#services.add({ name, critical: true, restartLimit: 0, start: (signal) => listener.start(signal), stop: () => listener.stop() }, "listener");
+    return listener;
+  }
+
   /** The mounted endpoints, by path. */
   get endpoints(): ReadonlyMap<string, Endpoint<unknown>> {
     return new Map([...this.#endpoints].map(([path, entry]) => [path, entry.endpoint as Endpoint<unknown>]));
@@ -162,6 +201,7 @@ export class Server {
     try {
       await this.#services.start();
     } catch (err) {
+      await Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.stop())]);
       this.#state = "stopped";
       throw err;
     }
@@ -186,6 +226,7 @@ export class Server {
       connections: this.#allConnectionCount(),
       pendingHandshakes: this.#http.pendingHandshakes,
       endpoints: [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
+      listeners: this.#listeners.map((listener) => listener.stats()),
     };
   }
 
@@ -193,7 +234,9 @@ export class Server {
     const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
     this.#state = "stopping";
     this.#heartbeat.stop();
+    for (const app of this.#apps) app.stop(); // tasks in flight see their signal fire
     const listenerClosed = this.#http.stopAccepting();
+    const rawStopped = Promise.all(this.#listeners.map((listener) => listener.stop()));
     const work = await this.#services.work.drain(timeoutMs);
     if (work.aborted + work.abandoned > 0) this.log.warn(work, "stop deadline reached: in-flight work aborted");
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
@@ -208,6 +251,7 @@ export class Server {
     }
     this.#http.closeAll();
     await listenerClosed;
+    await rawStopped;
     await this.#services.stop();
     this.#state = "stopped";
     this.log.info("stopped");

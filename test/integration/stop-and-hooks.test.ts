@@ -145,3 +145,17 @@ test("conn.close validates its code and cuts an over-long reason to 123 bytes", 
   assert.equal(code, 4100);
   assert.equal(reason, "é".repeat(61));
 });
+
+test("conn.close: a peer that never answers the close frame is destroyed after closeTimeoutMs", async (t) => {
+  let onClosed!: (code: number) => void;
+  const closed = new Promise<number>((r) => (onClosed = r));
+  const server = await startServer({}, (s) => s.endpoint("/c", { closeTimeoutMs: 100, close: (_conn, code) => onClosed(code) }));
+  t.after(() => server.stop());
+  const client = await connect(server.url("/c"));
+  (client.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // reads nothing, answers nothing
+  const conn = [...server.endpoints.get("/c")!.connections.values()][0]!;
+  conn.close(1000, "bye");
+  assert.equal(await withTimeout(closed, WAIT_MS, "the socket was not destroyed"), 1006);
+  assert.equal(server.stats().connections, 0);
+  client.ws.terminate();
+});
