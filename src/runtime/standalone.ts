@@ -74,9 +74,6 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
     control = new ControlServer({ path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch: commands.dispatcher(context), logger: log });
     server.service(CONTROL_SERVICE, controlService(control, CONTROL_SERVICE), "runtime");
   }
-  // A critical service failing for good: the Server stops itself; the process exits 1.
-  server.services.on("fatal", () => void shutdown.trigger("critical service failed", ExitCode.Error));
-
   try {
     await server.start();
   } catch (err) {
@@ -84,6 +81,9 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
     lock?.release();
     throw err;
   }
+  // After start-up, a critical service failing for good: the Server stops itself; exit 1.
+  // (During start-up the same failure makes start() throw instead.)
+  server.services.on("fatal", () => void shutdown.trigger("critical service failed", ExitCode.Error));
   log.info({ port: server.port, controlSocket: control?.path, lockFile: lock?.path }, "server ready");
   return { lock, control, shutdown, exited };
 }
