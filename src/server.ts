@@ -72,7 +72,7 @@ export class Server {
       health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts() }),
     });
     this.#heartbeat = new Heartbeat(this.options.heartbeatMs, () => this.#allConnections());
-    this.#services = new ServerServices(this.log, () => void this.stop().catch((err: unknown) => this.log.error({ err }, "stop after a critical failure failed")));
+    this.#services = new ServerServices(this.log, () => void this.stop().catch((err: unknown) => this.log.error({ err }, "stop after a critical failure failed")), this.options.services);
     // The listener is a service like the others; a port in use fails start() at once.
     this.#services.add({ name: "http", critical: true, restartLimit: 0, start: () => this.#http.listen(), stop: () => this.#http.stopAccepting() }, "listener");
   }

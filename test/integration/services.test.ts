@@ -70,3 +70,13 @@ test("stop waits for in-flight work before closing connections; new work is refu
   assert.equal((await client.waitClosed()).code, 1001);
   await stopping;
 });
+
+test("service limits are createServer options, checked like the others", async () => {
+  assert.throws(() => createServer({ serviceRestartLimit: -1 }), /serviceRestartLimit/);
+  let starts = 0;
+  const server = await startServer({ serviceRestartLimit: 0 }, (s) => s.service("once", { start(_sig, ctx) { starts++; queueMicrotask(() => ctx.fail(new Error("x"))); } }));
+  // start() settles each service as running or failed before the listeners open
+  assert.equal(server.services.state("once"), "failed");
+  assert.equal(starts, 1);
+  await server.stop();
+});
