@@ -48,6 +48,8 @@ export class ControlServer {
   readonly #maxConnections: number;
   readonly #graceMs: number;
   readonly #sockets = new Set<Socket>();
+  /** Requests still running per connection, to end a half-closed one after its last reply. */
+  readonly #pending = new WeakMap<Socket, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #server: Server | undefined;
 
@@ -63,7 +65,8 @@ export class ControlServer {
   /** Clear a stale socket file, listen, restrict to 0600. */
   async start(): Promise<void> {
     await clearStaleSocket(this.path);
-    const server = createServer((socket) => this.#accept(socket));
+    // Half-open: `echo '{…}' | nc -U sock` ends its side at once and still gets its reply.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
     await new Promise<void>((resolveListen, rejectListen) => {
       server.once("error", rejectListen);
       // The umask makes the socket 0600 from the moment it exists (no window where others may
@@ -130,6 +133,12 @@ export class ControlServer {
       }
     });
     socket.on("error", (err) => this.#log.debug({ err }, "control connection error"));
+    socket.on("end", () => {
+      // A last request without its newline still counts.
+      if (buffer.trim() !== "") this.#handle(socket, buffer.replace(/\r$/, ""));
+      buffer = "";
+      if ((this.#pending.get(socket) ?? 0) === 0) socket.end();
+    });
     socket.on("close", () => this.#sockets.delete(socket));
   }
 
@@ -148,7 +157,13 @@ export class ControlServer {
         this.#log.debug({ command: request.command, ok: reply.ok }, "control reply");
         write(socket, encodeLine(reply));
       })
-      .finally(() => this.#inFlight.delete(task));
+      .finally(() => {
+        this.#inFlight.delete(task);
+        const left = (this.#pending.get(socket) ?? 1) - 1;
+        this.#pending.set(socket, left);
+        if (left === 0 && socket.readableEnded) socket.end();
+      });
+    this.#pending.set(socket, (this.#pending.get(socket) ?? 0) + 1);
     this.#inFlight.add(task);
   }
 }

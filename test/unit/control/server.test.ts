@@ -172,3 +172,17 @@ test("client: an error reply rejects with its code and message", async (t) => {
   const { path } = await startControl(t);
   await assert.rejects(sendCommand(path, "nope"), (e: Error & { code?: string }) => e.code === "unknown_command" && /known commands/.test(e.message));
 });
+
+test("a client that half-closes right after its request still gets the reply (echo … | nc -U)", async (t) => {
+  const { path } = await startControl(t);
+  const socket = createConnection(path);
+  await once(socket, "connect");
+  socket.end('{"id":9,"command":"services"}'); // no trailing newline either
+  let text = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (c: string) => { text += c; });
+  await once(socket, "close");
+  const reply = JSON.parse(text.trim());
+  assert.equal(reply.id, 9);
+  assert.equal(reply.ok, true);
+});
