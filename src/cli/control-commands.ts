@@ -8,7 +8,9 @@
  * Each takes `--socket PATH`; the program's owner may pass `resolveSocket` to find the socket
  * from the config file the way `serve` does (then `--config FILE` is offered too).
  */
+import { resolve } from "node:path";
 import type { Command } from "commander";
+import { resolveConfig } from "../config/resolve.ts";
 import type { StatusResult } from "../control/builtin-commands.ts";
 import type { EndpointInfo } from "../control/context.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
@@ -86,6 +88,31 @@ export function addControlCommands(program: Command, options: ControlCommandsOpt
       run(opts, name, args, (result) => out(typeof result === "string" && !opts.json ? result : JSON.stringify(result, null, 2))));
 
   return program;
+}
+
+/** What the program gives every command group (the shape of main.ts's CliIO). */
+export interface ControlCliIO {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/**
+ * The control commands as a command group for main.ts: the socket comes from --socket, else the
+ * config (`controlSocket`, from --config / SWITCHBOARD_CONFIG / switchboard.config.* and
+ * SWITCHBOARD_CONTROL_SOCKET, exactly as `serve` resolves it), else ./switchboard.sock.
+ */
+export function controlCommandGroup(program: Command, io: ControlCliIO): void {
+  addControlCommands(program, {
+    out: (t) => io.out(`${t}\n`),
+    err: (t) => io.err(`${t}\n`),
+    resolveSocket: async (opts) => {
+      if (opts.socket !== undefined) return resolve(io.cwd, opts.socket);
+      const config = await resolveConfig({ cwd: io.cwd, env: io.env, configPath: opts.config, cli: {} });
+      return config.controlSocket ?? resolve(io.cwd, DEFAULT_CONTROL_SOCKET);
+    },
+  });
 }
 
 function describeProgress(p: unknown): string {

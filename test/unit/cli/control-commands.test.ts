@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatDuration, CliExit } from "../../../src/cli/control-commands.ts";
+import { writeFileSync } from "node:fs";
+import { Command } from "commander";
+import { formatDuration, CliExit, controlCommandGroup } from "../../../src/cli/control-commands.ts";
 import { ControlServer } from "../../../src/control/server.ts";
 import { createCommandTable } from "../../../src/control/builtin-commands.ts";
 import { FakeContext } from "../../helpers/fake-control-context.ts";
@@ -79,4 +81,23 @@ test("formatDuration", () => {
   assert.equal(formatDuration(999), "0s");
   assert.equal(formatDuration(3_723_000), "1h 2m 3s");
   assert.equal(formatDuration(90_000_000), "1d 1h 0m");
+});
+
+test("controlCommandGroup finds the socket in the config file, like serve", async (t) => {
+  const dir = tempDir(t, "sb-cfg-");
+  const ctx = new FakeContext();
+  const server = new ControlServer({ path: join(dir, "run", "..", "ctl.sock"), dispatch: createCommandTable().dispatcher(ctx) });
+  await server.start();
+  t.after(() => server.stop());
+  t.after(() => { process.exitCode = 0; }); // the group sets the process's exit code, as a CLI does
+  writeFileSync(join(dir, "switchboard.config.json"), JSON.stringify({ controlSocket: "ctl.sock" }));
+  const out: string[] = [];
+  const err: string[] = [];
+  const program = new Command("switchboard").exitOverride();
+  controlCommandGroup(program, { cwd: dir, env: {}, out: (x) => out.push(x), err: (x) => err.push(x) });
+  await program.parseAsync(["command", "greet-none"], { from: "user" });
+  assert.match(err.join(""), /unknown command "greet-none"/); // reached the server through the config's socket
+  out.length = 0;
+  await program.parseAsync(["status", "--json"], { from: "user" });
+  assert.equal(JSON.parse(out.join("")).nodeId, "node-a");
 });
