@@ -173,6 +173,9 @@ export class Supervisor extends EventEmitter<Events> {
   async restart(name: string): Promise<ServiceState> {
     const entry = this.#entry(name);
     if (this.#phase !== "started") throw new StateError(`services are ${this.#phase}; restart "${name}" only while the server runs`);
+    // Listeners and the control socket cannot come back once stopped (and the control socket
+    // would cut off the very request asking for it): restartLimit 0 means no restart at all.
+    if (entry.svc.restartLimit === 0) throw new StateError(`service "${name}" is not restartable (restartLimit 0)`);
     await this.#stopEntry(entry);
     entry.crashes = [];
     await this.#startAndSettle(entry);

@@ -100,6 +100,8 @@ test("every control command against a real server process", async (t) => {
   assert.match(unknown.err, /unknown command "reboot"; known commands: .*greet.*stop/);
   const badKick = await runCli(["command", "--socket", r.socket, "kick", "nobody-1"]);
   assert.match(badKick.err, /no connection with id "nobody-1"/);
+  const badRestart = await runCli(["command", "--socket", r.socket, "service", "restart", "control"]);
+  assert.match(badRestart.err, /service "control" is not restartable/);
   const badEp = await runCli(["command", "--socket", r.socket, "endpoint", "disable", "/nope"]);
   assert.match(badEp.err, /no endpoint at "\/nope" \(known: \/echo, \/work\)/);
 });

@@ -253,6 +253,14 @@ test("restart(name) stops and starts one service", async () => {
   await sup.stopAll();
 });
 
+test("restart(name) refuses a service with restartLimit 0", async () => {
+  const sup = new Supervisor();
+  sup.add({ name: "listener", restartLimit: 0, start() {} });
+  await sup.startAll();
+  await assert.rejects(sup.restart("listener"), /not restartable/);
+  await sup.stopAll();
+});
+
 test("add after start is refused", async () => {
   const sup = new Supervisor();
   await sup.startAll();
