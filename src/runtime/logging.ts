@@ -58,7 +58,8 @@ export function createRuntimeLogger(
     // sync: a line is on disk before process.exit(); server logs are not the hot path.
     destination = pino.destination({ dest: settings.file, mkdir: true, sync: true });
   } else if (settings.pretty) {
-    destination = PinoPretty({ colorize: stdoutIsTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname" });
+    // sync: the last lines before process.exit() are not lost.
+    destination = PinoPretty({ colorize: stdoutIsTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname", sync: true });
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }

@@ -45,3 +45,16 @@ test("setLevel changes the level of existing children too", () => {
   assert.throws(() => setLevel(logger, "nope"), OptionError);
   assert.equal(logger.level, "debug");
 });
+
+test("pretty output: readable lines, not JSON", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const script = `import { createRuntimeLogger } from "./src/runtime/logging.ts";
+const { logger, settings } = createRuntimeLogger({ pretty: true }, {}, false);
+logger.info({ conn: "echo-1" }, "hello pretty");
+process.exit(settings.pretty ? 0 : 2);`;
+  const r = spawnSync(process.execPath, ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /INFO.*hello pretty/);
+  assert.match(r.stdout, /conn: "echo-1"/);
+  assert.throws(() => JSON.parse(r.stdout.split("\n")[0] ?? ""));
+});
