@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import { StateError } from "../errors.ts";
 import { InFlight } from "./inflight.ts";
 import type { Service } from "./service.ts";
-import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
+import { ServiceFailedError, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
 export type ServiceGroup = "runtime" | "app" | "listener";
 const GROUPS: readonly ServiceGroup[] = ["runtime", "app", "listener"];
@@ -54,9 +54,18 @@ export class ServerServices {
     for (const group of GROUPS) for (const svc of this.#groups.get(group) ?? []) this.supervisor.add(svc);
     try {
       await this.supervisor.startAll();
+    } catch (err) {
+      // A listener or the control socket failing says it best itself (EADDRINUSE, "another
+      // server is using …"): rethrow that error, with its code, rather than the wrapper.
+      if (err instanceof ServiceFailedError && err.cause instanceof Error && this.#groupOf(err.service) !== "app") throw err.cause;
+      throw err;
     } finally {
       this.#committed = true;
     }
+  }
+
+  #groupOf(name: string): ServiceGroup | undefined {
+    return GROUPS.find((g) => this.#groups.get(g)?.some((svc) => svc.name === name));
   }
 
   stop(): Promise<void> {
