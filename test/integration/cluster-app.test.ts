@@ -93,6 +93,8 @@ test("three nodes: a room push and app.broadcast reach every member on every nod
 
     const bus = (await stats(nodes[1]!)).cluster.bus;
     assert.equal(bus.dropped, 0);
+    // node-1 pushed: room.joined (c1), from-1, fence-1 (said), fence-1 (shouted): one publish each.
+    assert.equal(bus.published, 4, "one publish per push, whatever the number of members");
     noFatal(nodes);
   } finally {
     await stopNodes(nodes);

@@ -18,7 +18,7 @@ test("app services start before the HTTP listener and stop after it; getService 
   });
   server.getService<typeof cache>("cache").items.set("a", 1);
   assert.equal(cache.items.get("a"), 1);
-  assert.deepEqual(server.services.states().map((s) => [s.name, s.state]), [["cache", "running"], ["worker", "running"], ["http", "running"]]);
+  assert.deepEqual(server.services.states().map((s) => [s.name, s.state]), [["cluster", "running"], ["cache", "running"], ["worker", "running"], ["http", "running"]]);
   await server.stop();
   assert.deepEqual(order, ["start cache", "start worker", "http starting", "http running", "http stopping", "http stopped", "stop worker", "stop cache"]);
 });
