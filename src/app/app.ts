@@ -16,7 +16,7 @@ import type { EndpointOptions } from "../options.ts";
 import { AppConn } from "./app-connection.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
 import { Rooms, isRoomName } from "./rooms.ts";
-import { Router, type RouterStats } from "./router.ts";
+import { Router, type RouterStats, type WorkTracker } from "./router.ts";
 import { anonymousSession, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
 
@@ -80,7 +80,7 @@ export class App {
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
   #endpoint: Endpoint<AppData> | undefined;
 
-  constructor(readonly path: string, private readonly options: AppOptions, log: Logger) {
+  constructor(readonly path: string, private readonly options: AppOptions, log: Logger, work?: WorkTracker) {
     this.#log = log.child({ app: path });
     for (const key of Object.keys(options)) {
       if (!APP_KEYS.has(key)) throw new OptionError(key, `unknown app option (known: ${[...APP_KEYS].join(", ")})`);
@@ -96,7 +96,7 @@ export class App {
     this.#session = options.session ?? anonymousSession();
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
     this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true);
-    this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log);
+    this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log, undefined, work);
     this.#registerBuiltins();
   }
 
@@ -125,7 +125,7 @@ export class App {
     return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters } };
   }
 
-  /** The server is stopping: every task's signal fires (the connections then close with 1001). */
+  /** The server has stopped waiting for tasks: any still running sees its signal fire. */
   stop(): void {
     for (const conn of this.#conns.values()) conn.abortAll(new TaskAbort("stopped", "the server is stopping"));
   }

@@ -35,6 +35,12 @@ export function newRouterStats(): RouterStats {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** In-flight work a graceful stop waits for (the server's `work`; runtime/inflight.ts). */
+export interface WorkTracker {
+  readonly closed: boolean;
+  run<T>(fn: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
+}
+
 export class Router {
   constructor(
     private readonly tasks: ReadonlyMap<string, TaskDefinition<any, any, any>>,
@@ -42,6 +48,7 @@ export class Router {
     private readonly options: RouterOptions,
     private readonly log: Logger,
     readonly stats: RouterStats = newRouterStats(),
+    private readonly work?: WorkTracker,
   ) {}
 
   /** One frame from a client. Never throws; never returns a rejected promise. */
@@ -55,7 +62,7 @@ export class Router {
     if (conn.inFlight.size >= this.options.maxInFlightTasks) {
       return this.fail(conn, request, "overloaded", "too many calls in flight");
     }
-    void this.run(conn, task, request);
+    this.run(conn, task, request);
   }
 
   private bad(conn: AppConn, error: ProtocolError): void {
@@ -75,21 +82,63 @@ export class Router {
     else this.log.debug({ conn: conn.id, task: request.task, code }, `send failed: ${message}`);
   }
 
-  private async run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): Promise<void> {
-    const controller = new AbortController();
+  /**
+   * Run a task. A plain handler is called at once: when it returns a value (not a promise) the
+   * reply goes out in the same tick, with no timer, no AbortController and no promise — the
+   * common case pays for nothing it does not use. Anything asynchronous (a promise, a guard, a
+   * schema-checked async handler, a worker) takes the tracked path below.
+   */
+  private run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): void {
+    if (this.work?.closed === true) return this.fail(conn, request, "overloaded", "the server is stopping");
+    let controller: AbortController | undefined;
+    const ctx: TaskContext = {
+      data: request.data, conn, user: conn.user, room: conn.room, rooms: this.rooms,
+      // Made on first use: a sync task that never looks at its signal never pays for one.
+      get signal() {
+        return (controller ??= new AbortController()).signal;
+      },
+      push: (name, data) => conn.push(name, data),
+    };
+    let result: unknown;
+    try {
+      result = task.guard === undefined && task.worker === undefined && task.handler !== undefined ? this.callSync(task, ctx) : this.execute(task, ctx);
+    } catch (error) {
+      return this.failWith(conn, task, request, error);
+    }
+    if (!isThenable(result)) return this.succeed(conn, task, request, result);
+    controller ??= new AbortController();
+    const settled = this.settle(conn, task, request, controller, result);
+    // Tracked work: a graceful stop waits for it, and aborts it at the deadline.
+    if (this.work !== undefined) {
+      const abortOnStop = controller;
+      void this.work.run((stopSignal) => {
+        stopSignal.addEventListener("abort", () => abortOnStop.abort(new TaskAbort("stopped", "the server is stopping")), { once: true });
+        return settled;
+      });
+    }
+  }
+
+  /** Schema check, then the handler, synchronously (throws on a bad schema). */
+  private callSync(task: TaskDefinition<any, any, any>, ctx: TaskContext): unknown {
+    if (task.schema !== undefined) {
+      const parsed = task.schema.safeParse(ctx.data);
+      if (!parsed.success) throw new TaskError("bad_request", schemaMessage(parsed.error));
+      ctx.data = parsed.data;
+    }
+    return task.handler!(ctx);
+  }
+
+  /** Wait for an asynchronous task: the first of it settling, or its signal (timeout, disconnect, stop). */
+  private async settle(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, controller: AbortController, pending: PromiseLike<unknown>): Promise<void> {
     const key = request.id ?? conn.nextSendKey();
     conn.inFlight.set(key, controller);
     const timeoutMs = task.timeoutMs ?? this.options.taskTimeoutMs;
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout", `task "${task.name}" took more than ${timeoutMs} ms`)), timeoutMs);
-    const ctx: TaskContext = {
-      data: request.data, conn, user: conn.user, room: conn.room, rooms: this.rooms,
-      signal: controller.signal, push: (name, data) => conn.push(name, data),
-    };
-    // The first of: the task settles, or its signal fires (timeout, disconnect, stop).
     const outcome = await new Promise<Outcome>((resolve) => {
+      if (controller.signal.aborted) return resolve({ ok: false, error: controller.signal.reason });
       const onAbort = (): void => resolve({ ok: false, error: controller.signal.reason });
       controller.signal.addEventListener("abort", onAbort, { once: true });
-      this.execute(task, ctx).then(
+      Promise.resolve(pending).then(
         (value) => resolve({ ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       ).finally(() => controller.signal.removeEventListener("abort", onAbort));
@@ -149,4 +198,8 @@ export class Router {
     this.log.error({ err: error, task: task.name, conn: conn.id }, "task threw");
     this.fail(conn, request, "internal", "internal error");
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
