@@ -26,7 +26,7 @@ export const LIMITS = {
   },
   maxFragments: {
     name: "maxFragments", default: 16_384, unit: "count", min: 0, scope: "endpoint",
-    whenHit: "a message of more fragments closes the connection with 1009; 0 = no limit (set it for Autobahn cases 9.3/9.4)",
+    whenHit: "a message of more fragments closes the connection with 1008 Policy Violation (ws's answer); 0 = no limit (set it for Autobahn cases 9.3/9.4)",
   },
   handshakeTimeoutMs: {
     name: "handshakeTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "server",

@@ -48,6 +48,8 @@ export interface CloseCodeInfo {
   readonly name: string;
   /** Reconnecting may succeed (with backoff). False: reconnecting would fail the same way. */
   readonly retryable: boolean;
+  /** One line for logs and docs. */
+  readonly meaning: string;
 }
 
 const RETRYABLE = new Set<number>([
@@ -59,10 +61,33 @@ const RETRYABLE = new Set<number>([
   CloseCode.SlowConsumer,
 ]);
 
+const MEANINGS: Record<number, string> = {
+  1000: "normal closure",
+  1001: "server stopping (graceful stop) or client navigating away",
+  1002: "the peer broke RFC 6455 framing",
+  1003: "a data type the endpoint cannot accept",
+  1005: "no code in the close frame (never sent)",
+  1006: "connection lost without a closing handshake (never sent)",
+  1007: "invalid UTF-8 in a text message",
+  1008: "policy violation (too many fragments, too many bad messages)",
+  1009: "message larger than maxPayload",
+  1011: "a handler threw; only this connection is closed",
+  1012: "server restarting",
+  1013: "server overloaded; try again later",
+  4000: "slow consumer: send buffer over maxBufferedBytes",
+  4001: "kicked by an operator",
+  4002: "session rejected or expired",
+};
+
 const NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
 
 export function describeCloseCode(code: number): CloseCodeInfo {
-  return { code, name: NAMES.get(code) ?? (code >= 4000 && code <= 4999 ? "Application" : "Unknown"), retryable: RETRYABLE.has(code) };
+  return {
+    code,
+    name: NAMES.get(code) ?? (code >= 4000 && code <= 4999 ? "Application" : "Unknown"),
+    retryable: RETRYABLE.has(code),
+    meaning: MEANINGS[code] ?? (code >= 4000 && code <= 4999 ? "application-defined" : "not a code Switchboard sends"),
+  };
 }
 
 /** True for a code that an endpoint may send in a close frame (RFC 6455 §7.4). */

@@ -1,0 +1,210 @@
+/**
+ * An endpoint: a path, its hooks and limits, and the registry of its live connections
+ * (pydvbcss's WSServerBase). It decides upgrades, wires each accepted socket to the hooks,
+ * and broadcasts. It sees the transport only through the TransportSocket seam.
+ */
+import type { Logger } from "../log.ts";
+import { HandshakeRejection } from "../errors.ts";
+import { CloseCode } from "../protocol/close-codes.ts";
+import type { EndpointOptions, ResolvedEndpointLimits } from "../options.ts";
+import type { PrepareMessage, TransportSocket } from "../transport/socket.ts";
+import { broadcastPrepared, type BroadcastOptions, type BroadcastResult } from "./broadcast.ts";
+import { Connection, type SendPolicy, type SlowConsumerPolicy } from "./connection.ts";
+import { chooseProtocol, type HandshakeDecision, type HandshakeRequest } from "./handshake.ts";
+import { asError, runHook } from "./hooks.ts";
+import type { ConnectionIds } from "./ids.ts";
+
+export interface EndpointStats {
+  path: string;
+  enabled: boolean;
+  connections: number;
+  maxConnections: number;
+  accepted: number;
+  rejected: number;
+  /** Sends refused because the connection was a slow consumer. */
+  slowConsumerDrops: number;
+  slowConsumerCloses: number;
+}
+
+export interface EndpointContext {
+  readonly ids: ConnectionIds;
+  readonly log: Logger;
+  readonly prepare: PrepareMessage;
+  /** True while the server is stopping: upgrades are refused with 503. */
+  readonly stopping: () => boolean;
+}
+
+export class Endpoint<D = Record<string, unknown>> {
+  readonly path: string;
+  /** Accept upgrades; while false they get 503 and open connections stay. */
+  enabled: boolean;
+  readonly maxConnections: number;
+  readonly idPrefix: string;
+  readonly limits: ResolvedEndpointLimits;
+  readonly #options: EndpointOptions<D>;
+  readonly #context: EndpointContext;
+  readonly #log: Logger;
+  readonly #connections = new Map<string, Connection<D>>();
+  readonly #policy: SendPolicy;
+  /** Upgrades accepted by decide() whose sockets are not open yet: they count against maxConnections. */
+  #reserved = 0;
+  readonly #counters = { accepted: 0, rejected: 0, slowConsumerDrops: 0, slowConsumerCloses: 0 };
+  #closed?: { resolve: () => void; promise: Promise<void> };
+
+  constructor(path: string, options: EndpointOptions<D>, limits: ResolvedEndpointLimits, maxConnections: number, idPrefix: string, context: EndpointContext) {
+    this.path = path;
+    this.#options = options;
+    this.limits = limits;
+    this.maxConnections = maxConnections;
+    this.idPrefix = idPrefix;
+    this.enabled = options.enabled ?? true;
+    this.#context = context;
+    this.#log = context.log.child({ endpoint: path });
+    this.#policy = {
+      maxBufferedBytes: limits.maxBufferedBytes,
+      slowConsumer: limits.slowConsumer,
+      onRefused: (conn, policy) => this.#countRefusal(conn, policy),
+    };
+  }
+
+  /** The live connections, by id. */
+  get connections(): ReadonlyMap<string, Connection<D>> {
+    return this.#connections;
+  }
+
+  /** Frame a message once, to send it to many connections with `conn.sendPrepared()`. */
+  prepare(data: string | Buffer | Uint8Array, isBinary?: boolean) {
+    return this.#context.prepare(data, isBinary);
+  }
+
+  /** Send one message to every connection (but `except`), framed once. */
+  broadcast(data: string | Buffer | Uint8Array, options: BroadcastOptions<Connection<D>> & { isBinary?: boolean } = {}): BroadcastResult {
+    return broadcastPrepared(this.#connections.values(), this.#context.prepare(data, options.isBinary), options);
+  }
+
+  stats(): EndpointStats {
+    return { path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, ...this.#counters };
+  }
+
+  /** @internal Decide an upgrade: limits, enabled flag, subprotocol, then the user's hook. */
+  async decide(req: HandshakeRequest): Promise<HandshakeDecision> {
+    const refusal = this.#refusal(req);
+    if (refusal !== undefined) {
+      this.#counters.rejected++;
+      return refusal;
+    }
+    this.#reserved++;
+    let decision: HandshakeDecision;
+    try {
+      decision = await this.#runHandshakeHook(req);
+    } catch (err) {
+      decision = this.#hookFailure(err);
+    }
+    if (!decision.ok) {
+      this.#reserved--;
+      this.#counters.rejected++;
+    }
+    return decision;
+  }
+
+  /** @internal An accepted upgrade that did not become a socket (the client went away). */
+  release(): void {
+    this.#reserved--;
+  }
+
+  /** @internal Wire an upgraded socket to this endpoint's hooks. */
+  attach(socket: TransportSocket, decision: HandshakeDecision & { ok: true }, remoteAddress: string | undefined): Connection<D> {
+    this.#reserved--;
+    this.#counters.accepted++;
+    const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this.path, decision.data as D, socket, this.#policy, remoteAddress);
+    this.#connections.set(conn.id, conn);
+    const onHookError = (err: Error) => this.#hookError(conn, err);
+    const { message, close, error } = this.#options;
+    socket.listen({
+      message: (data, isBinary) => {
+        conn.alive = true;
+        runHook(message, [conn, data, isBinary], onHookError);
+      },
+      close: (code, reason) => {
+        this.#connections.delete(conn.id);
+        runHook(close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "close hook threw"));
+        if (this.#connections.size === 0) this.#closed?.resolve();
+      },
+      pong: () => {
+        conn.alive = true;
+      },
+      error: (err) => {
+        // ws reports protocol errors (bad UTF-8, oversize, bad frames) here, then closes with the RFC code.
+        this.#log.debug({ err, conn: conn.id }, "connection error");
+        runHook(error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "error hook threw"));
+      },
+    });
+    runHook(this.#options.open, [conn], onHookError);
+    return conn;
+  }
+
+  /** @internal Close every connection and resolve when all are gone (or immediately if none). */
+  closeAll(code: number, reason: string): Promise<void> {
+    if (this.#connections.size === 0) return Promise.resolve();
+    if (this.#closed === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#closed = { resolve, promise };
+    }
+    for (const conn of this.#connections.values()) conn.close(code, reason);
+    return this.#closed.promise;
+  }
+
+  /** @internal Destroy every connection at once. */
+  terminateAll(): void {
+    for (const conn of this.#connections.values()) conn.terminate();
+  }
+
+  #refusal(req: HandshakeRequest): HandshakeDecision | undefined {
+    if (this.#context.stopping()) return { ok: false, status: 503, reason: "server is stopping" };
+    if (!this.enabled) return { ok: false, status: 503, reason: "endpoint disabled" };
+    if (this.#connections.size + this.#reserved >= this.maxConnections) return { ok: false, status: 503, reason: "too many connections" };
+    return undefined;
+  }
+
+  async #runHandshakeHook(req: HandshakeRequest): Promise<HandshakeDecision> {
+    const options = this.#options;
+    const chosen = chooseProtocol(options.protocols, req.protocols);
+    if (chosen === undefined && options.protocolMismatch !== "accept") {
+      return { ok: false, status: 400, reason: `no supported subprotocol (supported: ${options.protocols!.join(", ")})` };
+    }
+    const protocol = chosen ?? "";
+    const base = options.defaultData ? options.defaultData() : ({} as D);
+    if (options.handshake === undefined) return { ok: true, protocol, data: base };
+    const result = await options.handshake({ ...req, protocol });
+    if (result === undefined || result === null) return { ok: true, protocol, data: base };
+    if (result instanceof HandshakeRejection) return { ok: false, status: result.status, reason: result.reason };
+    const finalProtocol = result.protocol ?? protocol;
+    if (finalProtocol !== "" && !req.protocols.includes(finalProtocol)) {
+      throw new Error(`handshake hook chose subprotocol ${JSON.stringify(finalProtocol)}, which the client did not offer`);
+    }
+    const data = result.data === undefined ? base : typeof base === "object" && base !== null ? { ...base, ...result.data } : (result.data as D);
+    return { ok: true, protocol: finalProtocol, data };
+  }
+
+  #hookFailure(err: unknown): HandshakeDecision {
+    if (err instanceof HandshakeRejection) return { ok: false, status: err.status, reason: err.reason };
+    this.#log.error({ err: asError(err) }, "handshake hook threw");
+    return { ok: false, status: 500, reason: "Internal Server Error" };
+  }
+
+  #hookError(conn: Connection<D>, err: Error): void {
+    this.#log.error({ err, conn: conn.id }, "handler threw; closing its connection with 1011");
+    runHook(this.#options.error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "error hook threw"));
+    if (conn.isOpen) conn.close(CloseCode.InternalError, "internal error");
+  }
+
+  #countRefusal(conn: Connection<unknown>, policy: SlowConsumerPolicy): void {
+    if (policy === "close") {
+      this.#counters.slowConsumerCloses++;
+      this.#log.warn({ conn: conn.id, bufferedAmount: conn.bufferedAmount }, "slow consumer closed (4000)");
+    } else {
+      this.#counters.slowConsumerDrops++;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The view of an upgrade request that handshake hooks see — built by the transport, free of
+ * Node types so that another runtime's transport can build the same thing — and the decision
+ * the endpoint reaches about it.
+ */
+import type { HandshakeRejection } from "../errors.ts";
+
+export interface HandshakeRequest {
+  /** The resource path, without the query (mod_pywebsocket's ws_resource). */
+  readonly path: string;
+  /** The full request target, path and query. */
+  readonly url: string;
+  readonly query: URLSearchParams;
+  /** The Origin header, if any (ws_origin). */
+  readonly origin: string | undefined;
+  /** Sec-WebSocket-Version (13 for every current client). */
+  readonly version: number;
+  /** Subprotocols the client offered, in its order (ws_requested_protocols). */
+  readonly protocols: readonly string[];
+  /** The subprotocol the endpoint's `protocols` list chose ("" for none); a hook may change it. */
+  readonly protocol: string;
+  /** Extensions the client offered, one entry per offer, as sent (ws_requested_extensions). */
+  readonly extensions: readonly string[];
+  /** True when permessage-deflate will be negotiated on this connection (ws_deflate). */
+  readonly deflate: boolean;
+  /** Request headers, lower-cased names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string | undefined;
+}
+
+/** What a handshake hook may return: nothing (accept), a rejection, or accept with changes. */
+export type HandshakeResult<D> =
+  | void
+  | undefined
+  | HandshakeRejection
+  | { protocol?: string; data?: Partial<D> };
+
+export type HandshakeDecision =
+  | { readonly ok: true; readonly protocol: string; readonly data: unknown }
+  | { readonly ok: false; readonly status: number; readonly reason: string };
+
+/**
+ * Subprotocol choice: the first of the server's own list that the client offered.
+ * Returns "" when the client offered none, undefined when it offered some and none match.
+ */
+export function chooseProtocol(serverList: readonly string[] | undefined, offered: readonly string[]): string | undefined {
+  if (offered.length === 0 || serverList === undefined) return "";
+  for (const candidate of serverList) if (offered.includes(candidate)) return candidate;
+  return undefined;
+}

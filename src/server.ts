@@ -1,0 +1,197 @@
+/**
+ * Server: owns the HTTP listener, the endpoints and the heartbeat; start() and stop().
+ * No protocol logic lives here: it wires the transport to the endpoints.
+ */
+import type { IncomingMessage } from "node:http";
+import { createLogger, type Logger } from "./log.ts";
+import { OptionError, StateError } from "./errors.ts";
+import { CloseCode } from "./protocol/close-codes.ts";
+import { resolveEndpointLimits, resolveServerOptions, limit, validateEndpointOptions, type EndpointOptions, type ResolvedServerOptions, type ServerOptions } from "./options.ts";
+import { Endpoint, type EndpointStats } from "./endpoint/endpoint.ts";
+import { ConnectionIds, prefixForPath } from "./endpoint/ids.ts";
+import { HttpListener, type HttpHandler, type HttpMiddleware, type UpgradeRoute } from "./transport/http.ts";
+import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
+import { toHandshakeRequest } from "./transport/handshake-request.ts";
+import { Heartbeat } from "./endpoint/heartbeat.ts";
+
+export interface StopOptions {
+  /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
+  timeoutMs?: number;
+  /** Close code sent to every client. Default 1001 Going Away. */
+  code?: number;
+  reason?: string;
+}
+
+export interface ServerStats {
+  uptimeSeconds: number;
+  connections: number;
+  pendingHandshakes: number;
+  endpoints: EndpointStats[];
+}
+
+type State = "new" | "starting" | "running" | "stopping" | "stopped";
+
+export class Server {
+  readonly options: ResolvedServerOptions;
+  readonly log: Logger;
+  readonly #ids = new ConnectionIds();
+  // Endpoints hold different data types; the registry only needs their common surface.
+  readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
+  readonly #http: HttpListener;
+  readonly #heartbeat: Heartbeat;
+  #state: State = "new";
+  #startedAt = 0;
+  #stopped?: Promise<void>;
+
+  constructor(options: ServerOptions = {}) {
+    this.options = resolveServerOptions(options);
+    this.log = createLogger(options.logger);
+    this.#http = new HttpListener({
+      port: this.options.port,
+      host: this.options.host,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      maxPendingHandshakes: this.options.maxPendingHandshakes,
+      maxHeaderBytes: this.options.maxHeaderBytes,
+      log: this.log.child({ component: "http" }),
+      route: (path) => this.#endpoints.get(path)?.route,
+      health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts() }),
+    });
+    this.#heartbeat = new Heartbeat(this.options.heartbeatMs, () => this.#allConnections());
+  }
+
+  /** Mount a WebSocket endpoint at an exact path. */
+  endpoint<D = Record<string, unknown>>(path: string, options: EndpointOptions<D> = {}): Endpoint<D> {
+    validateEndpointOptions(path, options as EndpointOptions<never>);
+    if (this.#endpoints.has(path)) throw new OptionError("path", `an endpoint is already mounted at ${path}`);
+    if (this.#state === "stopping" || this.#state === "stopped") throw new StateError("cannot add an endpoint to a stopped server");
+    const limits = resolveEndpointLimits(options, this.options);
+    const endpoint = new Endpoint<D>(path, options, limits, limit(options, "maxConnections"), options.idPrefix ?? prefixForPath(path), {
+      ids: this.#ids,
+      log: this.log,
+      prepare,
+      stopping: () => this.#state === "stopping" || this.#state === "stopped",
+    });
+    const acceptor = new WebSocketAcceptor({
+      maxPayload: limits.maxPayload,
+      maxFragments: limits.maxFragments,
+      closeTimeoutMs: limits.closeTimeoutMs,
+      perMessageDeflate: limits.perMessageDeflate,
+      decide: (req: IncomingMessage) => endpoint.decide(toHandshakeRequest(req, limits.perMessageDeflate !== false)),
+      abandoned: () => endpoint.release(),
+    });
+    const route: UpgradeRoute = {
+      handleUpgrade: (req, socket, head, done) =>
+        acceptor.handleUpgrade(req, socket, head, (transportSocket, decision) => {
+          done();
+          endpoint.attach(transportSocket, decision, req.socket.remoteAddress);
+        }),
+    };
+    this.#endpoints.set(path, { endpoint, route });
+    return endpoint;
+  }
+
+  /** The mounted endpoints, by path. */
+  get endpoints(): ReadonlyMap<string, Endpoint<unknown>> {
+    return new Map([...this.#endpoints].map(([path, entry]) => [path, entry.endpoint as Endpoint<unknown>]));
+  }
+
+  /** Answer plain HTTP GET/HEAD requests at an exact path. */
+  get(path: string, handler: HttpHandler): void {
+    this.#http.get(path, handler);
+  }
+
+  /** Add HTTP middleware, tried in order before the 404 (e.g. static files). */
+  use(middleware: HttpMiddleware): void {
+    this.#http.use(middleware);
+  }
+
+  /** The bound port (the real one after start() with port 0). */
+  get port(): number {
+    return this.#http.port;
+  }
+
+  /** A URL for a path on this server: ws:// for endpoints, http:// otherwise. */
+  url(path = "/", scheme?: "ws" | "http"): string {
+    const host = this.options.host.includes(":") ? `[${this.options.host}]` : this.options.host;
+    const chosen = scheme ?? (this.#endpoints.has(path) ? "ws" : "http");
+    return `${chosen}://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${this.port}${path}`;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new StateError(`start() called on a server that is ${this.#state}`);
+    this.#state = "starting";
+    try {
+      await this.#http.listen();
+    } catch (err) {
+      this.#state = "stopped";
+      throw err;
+    }
+    this.#startedAt = Date.now();
+    this.#heartbeat.start();
+    this.#state = "running";
+    this.log.info({ port: this.port, host: this.options.host, endpoints: [...this.#endpoints.keys()] }, "listening");
+  }
+
+  /**
+   * Graceful stop: stop accepting, close every connection with 1001, wait for the closing
+   * handshakes, destroy what is left at the deadline. Safe to call more than once.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopped ??= this.#stop(options);
+    return this.#stopped;
+  }
+
+  stats(): ServerStats {
+    return {
+      uptimeSeconds: this.#startedAt === 0 ? 0 : (Date.now() - this.#startedAt) / 1000,
+      connections: this.#allConnectionCount(),
+      pendingHandshakes: this.#http.pendingHandshakes,
+      endpoints: [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
+    };
+  }
+
+  async #stop(options: StopOptions): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
+    this.#state = "stopping";
+    this.#heartbeat.stop();
+    const listenerClosed = this.#http.stopAccepting();
+    const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    const outcome = await Promise.race([drained.then(() => "drained" as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.log.warn({ open: this.#allConnectionCount() }, "stop deadline reached: destroying remaining connections");
+      for (const { endpoint } of this.#endpoints.values()) endpoint.terminateAll();
+      await drained;
+    }
+    this.#http.closeAll();
+    await listenerClosed;
+    this.#state = "stopped";
+    this.log.info("stopped");
+  }
+
+  *#allConnections() {
+    for (const { endpoint } of this.#endpoints.values()) yield* endpoint.connections.values();
+  }
+
+  #allConnectionCount(): number {
+    let n = 0;
+    for (const { endpoint } of this.#endpoints.values()) n += endpoint.connections.size;
+    return n;
+  }
+
+  #healthCounts() {
+    const endpoints: Record<string, number> = {};
+    for (const [path, { endpoint }] of this.#endpoints) endpoints[path] = endpoint.connections.size;
+    return { uptimeSeconds: this.#startedAt === 0 ? 0 : Math.round((Date.now() - this.#startedAt) / 1000), connections: this.#allConnectionCount(), endpoints };
+  }
+}
+
+export function createServer(options: ServerOptions = {}): Server {
+  return new Server(options);
+}

@@ -1,0 +1,222 @@
+/**
+ * The ONLY file that imports `ws`. It turns an HTTP upgrade into a TransportSocket and adds
+ * the two things `ws` does not do for us on the hot path:
+ *
+ *  - per-tick corking: the first send of a tick corks the TCP socket and a nextTick uncorks
+ *    it, so every message sent to one socket in one turn of the event loop leaves in ONE
+ *    writev system call instead of one call per message (where ws spends most of its time);
+ *  - frame once, write many: `prepare()` builds the frame bytes once; `sendPrepared()` writes
+ *    the same Buffer to each socket, falling back to ws.send() when ws has frames queued (a
+ *    compression in progress) so that per-connection order is kept.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Socket } from "node:net";
+import * as wsModule from "ws";
+import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
+import type { HandshakeDecision } from "../endpoint/handshake.ts";
+import type { PreparedMessage, TransportSocket, TransportSocketEvents } from "./socket.ts";
+
+export interface DeflateOptions {
+  /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
+  threshold?: number;
+  /** LZ77 window bits for what the server sends (8–15). */
+  serverMaxWindowBits?: number;
+  /** LZ77 window bits the client may use (8–15). */
+  clientMaxWindowBits?: number;
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+}
+
+export interface WebSocketAcceptorOptions {
+  maxPayload: number;
+  maxFragments: number;
+  closeTimeoutMs: number;
+  perMessageDeflate: false | DeflateOptions;
+  /** Decide an upgrade after ws has validated its headers; may be async. */
+  decide(req: IncomingMessage): Promise<HandshakeDecision>;
+  /** An accepted upgrade whose socket went away before it opened (undo its reservation). */
+  abandoned(): void;
+}
+
+export type UpgradeCallback = (socket: TransportSocket, decision: HandshakeDecision & { ok: true }) => void;
+
+const decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
+
+/** One per endpoint: endpoints may differ in payload limits and compression. */
+export class WebSocketAcceptor {
+  readonly #wss: WebSocketServer;
+  readonly #abandoned: () => void;
+
+  constructor(options: WebSocketAcceptorOptions) {
+    this.#abandoned = options.abandoned;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
+      closeTimeout: options.closeTimeoutMs,
+      perMessageDeflate: toWsDeflate(options.perMessageDeflate),
+      // ws calls this after it has checked the upgrade headers (400 for bad ones), so our
+      // hooks only ever see well-formed WebSocket requests.
+      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, status?: number, reason?: string) => void) => {
+        options.decide(info.req).then(
+          (decision) => {
+            if (decision.ok && info.req.socket.destroyed) {
+              options.abandoned(); // the client left while the hook ran
+              done(false, 400, "Bad Request");
+              return;
+            }
+            decisions.set(info.req, decision);
+            if (decision.ok) done(true);
+            else done(false, decision.status, decision.reason);
+          },
+          () => done(false, 500, "Internal Server Error"),
+        );
+      },
+      handleProtocols: (_offered: Set<string>, req: IncomingMessage) => {
+        const decision = decisions.get(req);
+        return decision?.ok && decision.protocol !== "" ? decision.protocol : false;
+      },
+    } as ConstructorParameters<typeof WebSocketServer>[0]);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: UpgradeCallback): void {
+    const onEarlyClose = () => {
+      if (decisions.get(req)?.ok) this.#abandoned();
+      decisions.delete(req);
+    };
+    socket.once("close", onEarlyClose);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off("close", onEarlyClose);
+      const decision = decisions.get(req);
+      decisions.delete(req);
+      if (!decision?.ok) {
+        ws.terminate();
+        return;
+      }
+      accepted(new WsTransportSocket(ws, socket as Socket), decision);
+    });
+  }
+}
+
+/** Build a frame once (server frames are never masked). */
+export function prepare(data: string | Buffer | Uint8Array, isBinary?: boolean): PreparedFrame {
+  const binary = isBinary ?? typeof data !== "string";
+  const payload = typeof data === "string" ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode: binary ? 2 : 1, mask: false, readOnly: false });
+  return { data: payload, isBinary: binary, frame: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+}
+
+interface PreparedFrame extends PreparedMessage {
+  readonly frame: Buffer;
+}
+
+// ws's frame builder and sender state; not in @types/ws.
+interface WsSender {
+  _state: number;
+  _queue: unknown[];
+}
+interface WsInternals {
+  _sender: WsSender | null;
+}
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender;
+const SENDER_IDLE = 0;
+
+const TEXT = { binary: false };
+const BINARY = { binary: true };
+
+class WsTransportSocket implements TransportSocket {
+  readonly #ws: WebSocket;
+  readonly #raw: Socket;
+  #corked = false;
+
+  constructor(ws: WebSocket, raw: Socket) {
+    this.#ws = ws;
+    this.#raw = raw;
+  }
+
+  get protocol(): string {
+    return this.#ws.protocol;
+  }
+
+  get extensions(): string {
+    return this.#ws.extensions;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  get isOpen(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  send(data: string | Buffer, isBinary: boolean): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#corkForTick();
+    this.#ws.send(data, isBinary ? BINARY : TEXT);
+  }
+
+  sendPrepared(message: PreparedMessage): void {
+    const ws = this.#ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const sender = (ws as unknown as WsInternals)._sender;
+    const frame = (message as PreparedFrame).frame;
+    if (frame === undefined || sender === null || sender._state !== SENDER_IDLE || sender._queue.length > 0) {
+      // ws is mid-compression or has a queue: go through it so this message stays in order.
+      this.send(message.data, message.isBinary);
+      return;
+    }
+    this.#corkForTick();
+    this.#raw.write(frame);
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  ping(): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+  }
+
+  listen(events: TransportSocketEvents): void {
+    const ws = this.#ws;
+    ws.on("message", (data: Buffer, isBinary: boolean) => events.message(data, isBinary));
+    ws.on("close", (code: number, reason: Buffer) => events.close(code, reason.toString()));
+    ws.on("pong", () => events.pong());
+    ws.on("error", (err: Error) => events.error(err));
+  }
+
+  #corkForTick(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#raw.cork();
+    process.nextTick(uncork, this);
+  }
+
+  /** @internal */
+  uncorkNow(): void {
+    this.#corked = false;
+    this.#raw.uncork();
+  }
+}
+
+function uncork(socket: WsTransportSocket): void {
+  socket.uncorkNow();
+}
+
+function toWsDeflate(options: false | DeflateOptions): false | PerMessageDeflateOptions {
+  if (options === false) return false;
+  return {
+    threshold: options.threshold ?? 1024,
+    serverMaxWindowBits: options.serverMaxWindowBits,
+    clientMaxWindowBits: options.clientMaxWindowBits,
+    serverNoContextTakeover: options.serverNoContextTakeover,
+    clientNoContextTakeover: options.clientNoContextTakeover,
+  };
+}
