@@ -49,7 +49,7 @@ export function scenarios(quick: boolean): Scenario[] {
     { id: "fanout-10k", contenders: RAW, kind: "fan32", path: "/fanout", conns: big, phases: [
       { id: "fanout-10k-fixed", title: `Fan-out to ${bigLabel} subscribers, fixed 20k deliveries/s`, unit: "delivery", mode: "fanout-rate", rate: 20_000 / big,
         baseline: "ws-naive", target: { vs: "ws-naive", max: 1.0, metric: "p99" } },
-      { id: "fanout-10k-max", title: `Fan-out to ${bigLabel} subscribers, max rate (2 messages in flight)`, unit: "delivery", mode: "fanout-max", window: 2,
+      { id: "fanout-10k-max", title: `Fan-out to ${bigLabel} subscribers, max rate (4 messages in flight)`, unit: "delivery", mode: "fanout-max", window: 4,
         baseline: "ws-naive", target: { vs: "ws-naive", max: 0.30, metric: "cpu" } }] },
     { id: "idle-memory", contenders: RAW, kind: "text32", path: "/echo", conns: big, phases: [
       { id: "idle-memory", title: `Idle memory per connection, ${bigLabel} connections (RSS delta / n)`, unit: "conn", mode: "idle",

@@ -49,6 +49,7 @@ export function connect(t: Target, timeoutMs = 10_000): Promise<RawConn> {
     };
     const parser = new FrameParser((buf, start, end, opcode) => {
       if (opcode === 1 && end - start === 1 && buf[start] === 0x32) { sock.write(PONG_EIO); return; } // engine.io ping
+      if (opcode === 9) { sock.write(maskedFrame(10, Buffer.from(buf.subarray(start, end))).frame); return; } // ws ping → pong
       if (!settled) {
         const s = t.steps[step];
         if (s?.expect !== undefined && buf.toString("utf8", start, Math.min(end, start + s.expect.length)) === s.expect) { step++; advance(); }

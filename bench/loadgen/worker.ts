@@ -6,7 +6,7 @@ import { newHist, record, toSparse } from "../lib/hist.ts";
 import { connect, CLOSE_FRAME, type RawConn, type Step } from "../lib/wsclient.ts";
 
 type Batch = ReturnType<typeof buildBatch>;
-interface Conn extends RawConn { batch?: Batch; inflight: number }
+interface Conn extends RawConn { batch?: Batch; inflight: number; /** we closed it */ ours?: boolean }
 
 export type Cmd =
   | { t: "connect"; host: string; port: number; path: string; steps: Step[]; count: number; srcAddrs: string[] }
@@ -61,6 +61,7 @@ async function doConnect(cmd: Extract<Cmd, { t: "connect" }>): Promise<object> {
         const c = (await connect({ ...cmd, ...(localAddress ? { localAddress } : {}) })) as Conn;
         c.inflight = 0;
         c.sock.on("error", () => { errors++; });
+        c.sock.on("close", () => { if (!c.ours) errors++; }); // the server closed it (e.g. slow consumer)
         conns.push(c);
         listen(c);
       } catch (err) { errors++; if (failures.length < 3) failures.push(String((err as Error).message)); }
@@ -149,7 +150,7 @@ async function handle(cmd: Cmd): Promise<object> {
     case "stop": {
       pause();
       const n = conns.length;
-      for (const c of conns.splice(0)) c.sock.destroy();
+      for (const c of conns.splice(0)) { c.ours = true; c.sock.destroy(); }
       return { closed: n };
     }
     case "exit": setImmediate(() => process.exit(0)); return {};
