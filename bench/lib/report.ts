@@ -46,7 +46,9 @@ export function table(res: PhaseResult): string {
   const head = ["contender", `${res.unit}/s`, costLabel(res), `ratio vs ${res.baseline}`, "p50", "p99", "srv CPU %", "loadgen CPU %", "errors"];
   const body = res.rows.map((r) => [
     r.contender, res.unit === "conn" ? "-" : f(r.unitsPerSec, 0), res.unit === "conn" ? f(r.cost === null ? null : r.cost / 1024, 2) : f(r.cost, 2),
-    r.ratio == null ? "-" : `${r.ratio.toFixed(2)}x`, us(r.p50), us(r.p99), f(r.serverCpuPct, 0), f(r.loadgenCpuPct, 0), String(r.errors),
+    r.ratio == null ? "-" : `${r.ratio.toFixed(2)}x`, us(r.p50), us(r.p99), f(r.serverCpuPct, 0),
+    // "!" = the load generator was nearly saturated: the row may measure it, not the server
+    r.loadgenCpuPct !== null && r.loadgenCpuPct >= 90 ? `${f(r.loadgenCpuPct, 0)} !` : f(r.loadgenCpuPct, 0), String(r.errors),
   ]);
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
