@@ -20,8 +20,8 @@ const quick = args.includes("--quick");
 const only = opt("only")?.split(",");
 const onlyContenders = opt("contenders")?.split(",");
 const nWorkers = Number(opt("workers") ?? 2);
-const WARMUP_MS = quick ? 300 : 1000;
-const WINDOW_MS = quick ? 1000 : 5000;
+const WARMUP_MS = quick ? 250 : 1000;
+const WINDOW_MS = quick ? 800 : 5000;
 const SRC_ADDRS = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`);
 setProfiling(args.includes("--cpu-prof"));
 
