@@ -60,3 +60,17 @@ export function toCloseCode(err: unknown): number {
   if (err instanceof SwitchboardError && err.code === "slow_consumer") return CloseCode.SlowConsumer;
   return CloseCode.InternalError;
 }
+
+/** TCP framing broke (a line or a length-prefixed frame over its limit). Closes the connection with 1009. */
+export class FramingError extends SwitchboardError {
+  constructor(code: "line_too_long" | "frame_too_big", message: string) {
+    super(code, message);
+  }
+}
+
+/** Throw from a UDP `handle` for a datagram that is not of the protocol: dropped and counted as malformed, not logged as a handler error. */
+export class MalformedDatagram extends SwitchboardError {
+  constructor(message: string) {
+    super("malformed_datagram", message);
+  }
+}

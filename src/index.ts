@@ -9,8 +9,19 @@ export type { ConnectionHandler } from "./transport/handler.ts";
 export type { HttpHandler, HttpMiddleware } from "./transport/http.ts";
 export { CloseCode, describeCloseCode, type CloseCodeInfo } from "./protocol/close-codes.ts";
 export { SwitchboardError, OptionError, HandshakeRejection, StateError, reject } from "./errors.ts";
+export { FramingError, MalformedDatagram } from "./errors.ts";
+export { TcpListener, type TcpOptions, type TcpHandler, type TcpConnection, type TcpStats } from "./transport/tcp.ts";
+export { UdpListener, type UdpOptions, type UdpHandle, type UdpPeer, type UdpReplyContext, type UdpStats } from "./transport/udp.ts";
+export type { FramingName } from "./transport/framing.ts";
 export { LIMITS, type LimitSpec, type LimitName } from "./limits.ts";
 export type { Logger } from "./log.ts";
+export { App, type AppOptions, type AppStats, type RoomPolicy, type RoomAction } from "./app/app.ts";
+export { defineTask, TaskError, type TaskDefinition, type TaskOptions, type TaskHandler, type TaskContext, type AppConnection } from "./app/task.ts";
+export { anonymousSession, tokenSession, signSessionToken, type Session, type SessionRequest, type User, type TokenSessionOptions } from "./app/sessions.ts";
+export { workerPool, WorkerPool, type WorkerPoolOptions } from "./app/worker-pool.ts";
+export type { RoomsApi } from "./app/rooms.ts";
+export type { PushPolicy, PushCounters } from "./app/push.ts";
+export * as protocol from "./protocol/messages.ts";
 
 import type { EndpointOptions } from "./options.ts";
 /** Type a handler's options where they are written (handler files, shared modules). */

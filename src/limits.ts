@@ -6,6 +6,8 @@
  * To add a limit: add a row here (in its layer's section), read it with `limitDefault()`,
  * and give the answer when it is hit a test.
  */
+import { OptionError } from "./errors.ts";
+
 export interface LimitSpec {
   /** The option name that sets it. */
   readonly name: string;
@@ -56,16 +58,72 @@ export const LIMITS = {
   // ── endpoint ────────────────────────────────────────────────────────────────────────
   maxConnections: {
     name: "maxConnections", default: 10_000, unit: "count", min: 0, scope: "endpoint",
-    whenHit: "further upgrades to the endpoint are answered 503 Service Unavailable",
+    whenHit: "further upgrades to the endpoint are answered 503 Service Unavailable; on a TCP listener a further connection is accepted and destroyed at once, no handler made (stats().refused)",
   },
   maxBufferedBytes: {
     name: "maxBufferedBytes", default: 4 * 1024 * 1024, unit: "bytes", min: 1, scope: "endpoint",
-    whenHit: "a send to a connection with more queued is handled by `slowConsumer`: \"close\" (4000 SlowConsumer, default) or \"drop\" (the message is skipped and counted)",
+    whenHit: "a send to a connection with more queued is handled by `slowConsumer`: \"close\" (4000 SlowConsumer, default) or \"drop\" (the message is skipped and counted); on a TCP listener the connection is closed with 4000 \"slow consumer\" and the send returns false",
   },
 
   // ── app layer ───────────────────────────────────────────────────────────────────────
+  taskTimeoutMs: {
+    name: "taskTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "app",
+    whenHit: "the task's AbortSignal fires and the caller gets a `timeout` error reply (a task may set its own)",
+  },
+  maxInFlightTasks: {
+    name: "maxInFlightTasks", default: 64, unit: "count", min: 1, scope: "app",
+    whenHit: "a further request on that connection gets an `overloaded` error reply",
+  },
+  maxBadMessages: {
+    name: "maxBadMessages", default: 10, unit: "messages", min: 1, scope: "app",
+    whenHit: "each bad message gets a `bad_request` reply; one more than this within `badMessageWindowMs` closes the connection with 1008",
+  },
+  badMessageWindowMs: {
+    name: "badMessageWindowMs", default: 10_000, unit: "ms", min: 1, scope: "app",
+    whenHit: "the sliding window over which `maxBadMessages` is counted",
+  },
+  maxRoomsPerConnection: {
+    name: "maxRoomsPerConnection", default: 32, unit: "count", min: 1, scope: "app",
+    whenHit: "more `?room=` at connect: HTTP 400; a further `room.join`: `bad_request`",
+  },
+  maxPushBufferedBytes: {
+    name: "maxPushBufferedBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "app",
+    whenHit: "a push to a connection with more queued is handled by `pushPolicy`: \"drop\" (default; skipped and counted) or \"close\" (4000 SlowConsumer)",
+  },
+  workerMaxQueue: {
+    name: "workerMaxQueue", default: 256, unit: "count", min: 0, scope: "app",
+    whenHit: "a worker-pool task called when this many wait gets an `overloaded` error reply",
+  },
+  maxOfflineQueue: {
+    name: "maxOfflineQueue", default: 1_000, unit: "messages", min: 0, scope: "app",
+    whenHit: "client library: a send while offline with the queue full returns false; a call rejects with `queue_full`",
+  },
 
   // ── tcp / udp ───────────────────────────────────────────────────────────────────────
+  maxLineBytes: {
+    name: "maxLineBytes", default: 64 * 1024, unit: "bytes", min: 1, scope: "tcp",
+    whenHit: "framing \"lines\": a line longer than this (no \\n yet) closes the connection: close hook gets 1009 \"line too long\"",
+  },
+  maxFrameBytes: {
+    name: "maxFrameBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "tcp",
+    whenHit: "framing \"length\": a 4-byte length prefix above this closes the connection before the body is read: close hook gets 1009 \"frame too big\"",
+  },
+  idleTimeoutMs: {
+    name: "idleTimeoutMs", default: 300_000, unit: "ms", min: 0, scope: "tcp",
+    whenHit: "a TCP connection with no bytes either way for this long is ended: close hook gets 1001 \"idle timeout\" (0 = never)",
+  },
+  drainTimeoutMs: {
+    name: "drainTimeoutMs", default: 5_000, unit: "ms", min: 0, scope: "tcp",
+    whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed",
+  },
+  maxPendingDatagrams: {
+    name: "maxPendingDatagrams", default: 1_000, unit: "count", min: 1, scope: "udp",
+    whenHit: "while this many `handle` calls are still running (async), further datagrams are dropped unread; counted in stats().dropped.busy",
+  },
+  maxDatagramBytes: {
+    name: "maxDatagramBytes", default: 8 * 1024, unit: "bytes", min: 1, scope: "udp",
+    whenHit: "a larger datagram is dropped before the handler sees it; counted in stats().dropped.oversize",
+  },
 
   // ── runtime ─────────────────────────────────────────────────────────────────────────
 
@@ -76,4 +134,25 @@ export type LimitName = keyof typeof LIMITS;
 
 export function limitDefault(name: LimitName): number {
   return LIMITS[name].default;
+}
+
+/**
+ * Read a limit option: the value if given (checked against its row), else the inherited value,
+ * else the row's default. A bad value throws an OptionError that names the option.
+ */
+export function readLimit(name: LimitName, value: unknown, inherited?: number): number {
+  const spec = LIMITS[name];
+  if (value === undefined) return inherited ?? spec.default;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < spec.min) {
+    throw new OptionError(spec.name, `must be an integer ≥ ${spec.min} (${spec.unit}), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A TCP/UDP port option: an integer 0–65535 (0 = any free port). */
+export function readPort(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new OptionError("port", `must be an integer from 0 to 65535, got ${String(value)}`);
+  }
+  return value;
 }

@@ -4,7 +4,7 @@
  * OptionError that names it.
  */
 import { OptionError } from "./errors.ts";
-import { LIMITS, type LimitName } from "./limits.ts";
+import { readLimit, readPort, type LimitName } from "./limits.ts";
 import type { Logger, LogOptions } from "./log.ts";
 import type { Connection, SlowConsumerPolicy } from "./endpoint/connection.ts";
 import type { HandshakeRequest, HandshakeResult } from "./endpoint/handshake.ts";
@@ -95,8 +95,7 @@ const HOOKS = ["handshake", "open", "message", "close", "error", "defaultData"] 
 
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   rejectUnknownKeys(options, SERVER_KEYS, "createServer");
-  const port = options.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionError("port", `must be an integer from 0 to 65535, got ${String(port)}`);
+  const port = readPort(options.port ?? 8080);
   if (options.host !== undefined && (typeof options.host !== "string" || options.host === "")) throw new OptionError("host", "must be a non-empty string");
   return {
     port,
@@ -144,15 +143,9 @@ export function validateEndpointOptions(path: string, options: EndpointOptions<n
   if (options.enabled !== undefined && typeof options.enabled !== "boolean") throw new OptionError("enabled", "must be a boolean");
 }
 
-/** Read a numeric limit: the option, else the inherited value, else the table default; checked. */
+/** Read a numeric limit from an options object (see readLimit). */
 export function limit(options: object, name: LimitName, inherited?: number): number {
-  const value = (options as Record<string, unknown>)[name];
-  if (value === undefined) return inherited ?? LIMITS[name].default;
-  const spec = LIMITS[name];
-  if (typeof value !== "number" || !Number.isInteger(value) || value < spec.min) {
-    throw new OptionError(name, `must be an integer ≥ ${spec.min} (${spec.unit}), got ${JSON.stringify(value)}`);
-  }
-  return value;
+  return readLimit(name, (options as Record<string, unknown>)[name], inherited);
 }
 
 function resolveDeflate(value: boolean | DeflateOptions | undefined, inherited: false | DeflateOptions | undefined): false | DeflateOptions {

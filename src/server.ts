@@ -13,6 +13,10 @@ import { HttpListener, type HttpHandler, type HttpMiddleware, type UpgradeRoute 
 import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
+import { App, type AppOptions } from "./app/app.ts";
+import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts";
+import { TcpListener, type TcpOptions, type TcpStats } from "./transport/tcp.ts";
+import { UdpListener, type UdpOptions, type UdpStats } from "./transport/udp.ts";
 
 export interface StopOptions {
   /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
@@ -27,6 +31,8 @@ export interface ServerStats {
   connections: number;
   pendingHandshakes: number;
   endpoints: EndpointStats[];
+  /** Raw TCP and UDP listeners (server.tcp / server.udp). */
+  listeners: Array<TcpStats | UdpStats>;
 }
 
 type State = "new" | "starting" | "running" | "stopping" | "stopped";
@@ -39,6 +45,9 @@ export class Server {
   readonly #endpoints = new Map<string, { endpoint: Endpoint<any>; route: UpgradeRoute }>();
   readonly #http: HttpListener;
   readonly #heartbeat: Heartbeat;
+  readonly #apps: App[] = [];
+  // Raw TCP / UDP listeners: services started after the HTTP listener, stopped with it.
+  readonly #listeners: Array<TcpListener<any> | UdpListener> = [];
   #state: State = "new";
   #startedAt = 0;
   #stopped?: Promise<void>;
@@ -90,6 +99,32 @@ export class Server {
     return endpoint;
   }
 
+  /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
+  app(path: string, options: AppOptions = {}): App {
+    const app = new App(path, options, this.log);
+    app.attach(this.endpoint(path, app.endpointOptions()));
+    // The first app also serves the browser client (built on the first request, cached).
+    if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
+    this.#apps.push(app);
+    return app;
+  }
+
+  /** A raw TCP listener: one handler per connection from `protocol()`. Host defaults to the server's. Add before start(). */
+  tcp<D = unknown>(options: Omit<TcpOptions<D>, "logger" | "ids">): TcpListener<D> {
+    return this.#addListener(new TcpListener<D>({ host: this.options.host, ...options, logger: this.log, ids: this.#ids }));
+  }
+
+  /** A UDP request/response listener. Add before start(). */
+  udp(options: Omit<UdpOptions, "logger">): UdpListener {
+    return this.#addListener(new UdpListener({ host: this.options.host, ...options, logger: this.log }));
+  }
+
+  #addListener<L extends TcpListener<any> | UdpListener>(listener: L): L {
+    if (this.#state !== "new") throw new StateError(`add tcp/udp listeners before start(); the server is ${this.#state}`);
+    this.#listeners.push(listener);
+    return listener;
+  }
+
   /** The mounted endpoints, by path. */
   get endpoints(): ReadonlyMap<string, Endpoint<unknown>> {
     return new Map([...this.#endpoints].map(([path, entry]) => [path, entry.endpoint as Endpoint<unknown>]));
@@ -126,7 +161,9 @@ export class Server {
     this.#state = "starting";
     try {
       await this.#http.listen();
+      await Promise.all(this.#listeners.map((listener) => listener.start()));
     } catch (err) {
+      await Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.stop())]);
       this.#state = "stopped";
       throw err;
     }
@@ -151,6 +188,7 @@ export class Server {
       connections: this.#allConnectionCount(),
       pendingHandshakes: this.#http.pendingHandshakes,
       endpoints: [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
+      listeners: this.#listeners.map((listener) => listener.stats()),
     };
   }
 
@@ -158,7 +196,9 @@ export class Server {
     const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
     this.#state = "stopping";
     this.#heartbeat.stop();
+    for (const app of this.#apps) app.stop(); // tasks in flight see their signal fire
     const listenerClosed = this.#http.stopAccepting();
+    const rawStopped = Promise.all(this.#listeners.map((listener) => listener.stop()));
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
@@ -171,6 +211,7 @@ export class Server {
     }
     this.#http.closeAll();
     await listenerClosed;
+    await rawStopped;
     this.#state = "stopped";
     this.log.info("stopped");
   }

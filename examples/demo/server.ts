@@ -1,9 +1,11 @@
 /**
- * The demo started by `npm start`: an echo endpoint at /echo and a page at / that connects
- * to it and shows each round trip. PORT (default 8080) and HOST (default 127.0.0.1) from env.
+ * The demo started by `npm start`: a chat at / (rooms from `?room=`, names, presence; its app
+ * at /chat/ws), an echo endpoint at /echo with a page at /echo.html that shows each round
+ * trip. PORT (default 8080) and HOST (default 127.0.0.1) from env.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "switchboard";
+import { mountChat } from "./chat.ts";
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -18,14 +20,17 @@ server.endpoint("/echo", {
   },
 });
 
-server.get("/", (_req, res) => {
+mountChat(server, "/"); // the chat: a page at /?room=NAME&name=YOU, its app at /chat/ws
+
+server.get("/echo.html", (_req, res) => {
   res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
   res.end(page);
 });
 
 await server.start();
 console.log(`Switchboard demo
-  page:      ${server.url("/", "http")}
+  chat:      ${server.url("/", "http")}?room=lobby
+  echo page: ${server.url("/echo.html", "http")}
   endpoint:  ${server.url("/echo")}
   health:    ${server.url("/healthz", "http")}
 Stop with Ctrl-C.`);

@@ -21,7 +21,7 @@ test("npm start's demo serves /echo and a page; it stops cleanly on SIGTERM", as
 test("the demo page shows an echo round trip in a real browser", { skip: chromium ? false : missing("chromium", "chromium") }, async (t) => {
   const demo = startTsProcess("examples/demo/server.ts", [], { PORT: "0", LOG_LEVEL: "warn" });
   t.after(() => demo.stop());
-  const [, pageUrl] = await demo.waitForLine(/page:\s+(\S+)/);
+  const [, pageUrl] = await demo.waitForLine(/echo page:\s+(\S+)/);
   const browser = await launchBrowser(chromium!);
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -32,4 +32,18 @@ test("the demo page shows an echo round trip in a real browser", { skip: chromiu
   const received = page.locator(".recv", { hasText: "← round trip from Chromium" });
   await received.waitFor();
   assert.match((await received.textContent()) ?? "", /\(\d+\.\d+ ms\)/);
+});
+
+test("the demo serves the chat at /", { skip: chromium ? false : missing("chromium", "chromium") }, async (t) => {
+  const demo = startTsProcess("examples/demo/server.ts", [], { PORT: "0", LOG_LEVEL: "warn" });
+  t.after(() => demo.stop());
+  const [, chatUrl] = await demo.waitForLine(/chat:\s+(\S+)/);
+  const browser = await launchBrowser(chromium!);
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${chatUrl}&name=ada`);
+  await page.locator("#status", { hasText: "open" }).waitFor();
+  await page.fill("#text", "hello from the demo");
+  await page.click("button");
+  await page.locator(".message", { hasText: "hello from the demo" }).waitFor();
 });

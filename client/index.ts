@@ -1,0 +1,10 @@
+/** switchboard/client: the client library for browsers and Node >= 20. */
+export { Client, type ClientOptions, type ClientEvents, type WebSocketConstructor } from "./client.ts";
+export { CallError, type CallErrorCode, type ClientErrorCode } from "./call-error.ts";
+export { Backoff, isRetryableClose, type ReconnectOptions } from "./reconnect.ts";
+export { OfflineQueue, DEFAULT_MAX_OFFLINE_QUEUE } from "./offline-queue.ts";
+export {
+  SUBPROTOCOL, PROTOCOL_VERSION, ERROR_CODES, BuiltinPush, BuiltinTask,
+  type ErrorCode, type TaskSpec, type Welcome, type PresenceEvent, type PresenceMember, type WireUser,
+} from "../src/protocol/messages.ts";
+export { CloseCode, describeCloseCode } from "../src/protocol/close-codes.ts";

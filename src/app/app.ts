@@ -1,0 +1,262 @@
+/**
+ * An app: an endpoint that speaks the documented JSON protocol (docs/protocol.md) — tasks,
+ * replies, pushes, rooms, presence, sessions. Built on the endpoint API (hooks, prepare,
+ * sendPrepared), not beside it: `server.app(path, options)` mounts one.
+ */
+import { z } from "zod";
+import { OptionError, HandshakeRejection, reject } from "../errors.ts";
+import { LIMITS, type LimitName } from "../limits.ts";
+import type { Logger } from "../log.ts";
+import { encodePush } from "../protocol/codec.ts";
+import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, SUBPROTOCOL, type Welcome } from "../protocol/messages.ts";
+import type { Connection } from "../endpoint/connection.ts";
+import type { Endpoint } from "../endpoint/endpoint.ts";
+import type { HandshakeRequest } from "../endpoint/handshake.ts";
+import type { EndpointOptions } from "../options.ts";
+import { AppConn } from "./app-connection.ts";
+import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
+import { Rooms, isRoomName } from "./rooms.ts";
+import { Router, type RouterStats } from "./router.ts";
+import { anonymousSession, type Session, type User } from "./sessions.ts";
+import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
+
+/**
+ * Who may be in which room. true (default): anyone, anywhere. false: the rooms of `?room=` at
+ * connect only (room.join / room.leave → forbidden). A function decides each case, including
+ * "connect" (refused there with HTTP 403).
+ */
+export type RoomAction = "connect" | "join" | "leave";
+export type RoomPolicy = boolean | ((user: User, room: string, action: RoomAction) => boolean | Promise<boolean>);
+
+export interface AppOptions {
+  /** session(req) → user | rejection. Default: anonymous users. */
+  session?: Session;
+  /** Send room.joined / room.left pushes and list members in replies. Default false. */
+  presence?: boolean;
+  /** Room policy: `?room=` at connect (403) and room.join / room.leave (`forbidden`). */
+  rooms?: RoomPolicy;
+  /** Over `maxPushBufferedBytes`: "drop" the push (default) or "close" the connection (4000). */
+  pushPolicy?: PushPolicy;
+  taskTimeoutMs?: number;
+  maxInFlightTasks?: number;
+  maxBadMessages?: number;
+  badMessageWindowMs?: number;
+  maxRoomsPerConnection?: number;
+  maxPushBufferedBytes?: number;
+  /** Called when a connection has joined its rooms and been welcomed / when it is gone. */
+  open?(conn: AppConnection): void;
+  close?(conn: AppConnection, code: number, reason: string): void;
+  /** Endpoint settings passed through (maxConnections, maxPayload, idPrefix, …). */
+  endpoint?: Omit<EndpointOptions<AppData>, "handshake" | "open" | "message" | "close" | "protocols" | "defaultData">;
+}
+
+/** What the handshake stores on the endpoint connection. */
+export interface AppData {
+  user: User;
+  rooms: string[];
+}
+
+export interface AppStats extends RouterStats {
+  connections: number;
+  rooms: number;
+  pushes: PushCounters;
+}
+
+const APP_KEYS = new Set([
+  "session", "presence", "rooms", "pushPolicy", "taskTimeoutMs", "maxInFlightTasks", "maxBadMessages",
+  "badMessageWindowMs", "maxRoomsPerConnection", "maxPushBufferedBytes", "open", "close", "endpoint",
+]);
+
+const roomData = z.object({ room: z.string().min(1).max(256) });
+
+export class App {
+  readonly rooms: Rooms;
+  readonly #tasks = new Map<string, TaskDefinition<any, any, any>>();
+  readonly #conns = new Map<string, AppConn>();
+  readonly #router: Router;
+  readonly #gate: PushGate;
+  readonly #log: Logger;
+  readonly #session: Session;
+  readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
+  #endpoint: Endpoint<AppData> | undefined;
+
+  constructor(readonly path: string, private readonly options: AppOptions, log: Logger) {
+    this.#log = log.child({ app: path });
+    for (const key of Object.keys(options)) {
+      if (!APP_KEYS.has(key)) throw new OptionError(key, `unknown app option (known: ${[...APP_KEYS].join(", ")})`);
+    }
+    this.#limits = {
+      taskTimeoutMs: appLimit(options, "taskTimeoutMs"),
+      maxInFlightTasks: appLimit(options, "maxInFlightTasks"),
+      maxBadMessages: appLimit(options, "maxBadMessages"),
+      badMessageWindowMs: appLimit(options, "badMessageWindowMs"),
+      maxRoomsPerConnection: appLimit(options, "maxRoomsPerConnection"),
+      maxPushBufferedBytes: appLimit(options, "maxPushBufferedBytes"),
+    };
+    this.#session = options.session ?? anonymousSession();
+    this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
+    this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true);
+    this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log);
+    this.#registerBuiltins();
+  }
+
+  /** Register a task: `task(name, handler)`, `task(name, { schema, guard, handler, … })` or `task(defineTask(…))`. */
+  task<D = unknown, R = unknown>(name: string, handler: TaskHandler<D, R> | TaskOptions<D, R>): this;
+  task<D = unknown, R = unknown>(definition: TaskDefinition<D, R>): this;
+  task(nameOrDef: string | TaskDefinition<any, any, any>, spec?: TaskHandler<any, any, any> | TaskOptions<any, any, any>): this {
+    const definition: TaskDefinition<any, any, any> =
+      typeof nameOrDef === "string" ? (typeof spec === "function" ? { name: nameOrDef, handler: spec } : { ...spec, name: nameOrDef }) : nameOrDef;
+    this.#define(definition, false);
+    return this;
+  }
+
+  /** Push to every connection of the app (serialised and framed once). */
+  broadcast(task: string, data: unknown, options: { except?: AppConnection } = {}): number {
+    const members = [...this.#conns.values()].filter((conn) => conn.id !== options.except?.id);
+    return this.#fanout(members, encodePush(task, data));
+  }
+
+  /** The app's live connections, by id. */
+  get connections(): ReadonlyMap<string, AppConnection> {
+    return this.#conns;
+  }
+
+  stats(): AppStats {
+    return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters } };
+  }
+
+  /** The server is stopping: every task's signal fires (the connections then close with 1001). */
+  stop(): void {
+    for (const conn of this.#conns.values()) conn.abortAll(new TaskAbort("stopped", "the server is stopping"));
+  }
+
+  /** @internal The endpoint hooks that make the endpoint speak the protocol. */
+  endpointOptions(): EndpointOptions<AppData> {
+    return {
+      ...this.options.endpoint,
+      protocols: [SUBPROTOCOL],
+      handshake: async (req) => ({ data: await this.#handshake(req) }),
+      open: (conn) => this.#open(conn),
+      message: (conn, data, isBinary) => {
+        const appConn = this.#conns.get(conn.id);
+        if (appConn !== undefined) this.#router.handle(appConn, data, isBinary);
+      },
+      close: (conn, code, reason) => this.#close(conn, code, reason),
+    };
+  }
+
+  /** @internal */
+  attach(endpoint: Endpoint<AppData>): void {
+    this.#endpoint = endpoint;
+  }
+
+  async #handshake(req: HandshakeRequest): Promise<AppData> {
+    const rooms = roomsAtConnect(req);
+    if (rooms.some((room) => !isRoomName(room))) throw reject(400, "a room name is 1-256 characters");
+    if (rooms.length > this.#limits.maxRoomsPerConnection) throw reject(400, "too many rooms");
+    const user = await this.#session(req);
+    if (user instanceof HandshakeRejection) throw user;
+    if (typeof user !== "object" || user === null || typeof user.id !== "string" || typeof user.name !== "string") {
+      throw new Error("session() must return { id: string, name: string, … } or a rejection");
+    }
+    for (const room of rooms) {
+      if (!(await this.#roomAllowed(user, room, "connect"))) throw reject(403, `may not join room ${room.slice(0, 64)}`);
+    }
+    return { user, rooms };
+  }
+
+  #open(raw: Connection<AppData>): void {
+    const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, {
+      max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs,
+    });
+    this.#conns.set(conn.id, conn);
+    const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms: raw.data.rooms };
+    conn.reply(encodePush(BuiltinPush.Welcome, welcome));
+    for (const room of raw.data.rooms) this.rooms.join(conn, room);
+    this.options.open?.(conn);
+  }
+
+  #close(raw: Connection<AppData>, code: number, reason: string): void {
+    const conn = this.#conns.get(raw.id);
+    if (conn === undefined) return;
+    conn.abortAll(new TaskAbort("disconnected", `the client disconnected (${code})`));
+    this.#conns.delete(conn.id);
+    this.rooms.leaveAll(conn);
+    this.options.close?.(conn, code, reason);
+  }
+
+  /** Serialised once by the caller; framed once here; written to each member the gate admits. */
+  #fanout(members: Iterable<AppConn>, text: string): number {
+    if (this.#endpoint === undefined) return 0;
+    const prepared = this.#endpoint.prepare(text, false);
+    let reached = 0;
+    for (const member of members) if (member.pushPrepared(prepared)) reached++;
+    return reached;
+  }
+
+  async #roomAllowed(user: User, room: string, action: RoomAction): Promise<boolean> {
+    const policy = this.options.rooms ?? true;
+    if (typeof policy === "function") return (await policy(user, room, action)) === true;
+    return policy || action === "connect";
+  }
+
+  #define(definition: TaskDefinition<any, any, any>, builtin: boolean): void {
+    const { name } = definition;
+    if (typeof name !== "string" || !/^[\x21-\x7e]{1,128}$/.test(name)) throw new OptionError("task", `bad task name ${JSON.stringify(name)}`);
+    if (!builtin && (name.startsWith("room.") || name.startsWith("switchboard."))) throw new OptionError("task", `"${name}": the room.* and switchboard.* names are reserved`);
+    if (this.#tasks.has(name)) throw new OptionError("task", `a task "${name}" is already registered`);
+    if (definition.handler === undefined && definition.worker === undefined) throw new OptionError("task", `"${name}" needs a handler or a worker`);
+    if (definition.timeoutMs !== undefined && !(Number.isInteger(definition.timeoutMs) && definition.timeoutMs >= 1)) {
+      throw new OptionError("timeoutMs", `task "${name}": must be an integer >= 1`);
+    }
+    this.#tasks.set(name, definition);
+  }
+
+  #registerBuiltins(): void {
+    const roomGuard = (action: "join" | "leave") => (ctx: { data: { room: string }; user: User }) => this.#roomAllowed(ctx.user, ctx.data.room, action);
+    const withMembers = (room: string) => (this.options.presence === true ? { room, members: this.rooms.members(room) } : { room });
+    this.#define({
+      name: BuiltinTask.RoomJoin, schema: roomData, guard: roomGuard("join"),
+      handler: ({ data, conn }) => {
+        if (!conn.rooms.has(data.room) && conn.rooms.size >= this.#limits.maxRoomsPerConnection) throw new TaskError("bad_request", "too many rooms");
+        this.rooms.join(conn, data.room);
+        return withMembers(data.room);
+      },
+    }, true);
+    this.#define({
+      name: BuiltinTask.RoomLeave, schema: roomData, guard: roomGuard("leave"),
+      handler: ({ data, conn }) => {
+        this.rooms.leave(conn, data.room);
+        return { room: data.room };
+      },
+    }, true);
+    this.#define({
+      name: BuiltinTask.RoomMembers, schema: roomData,
+      guard: ({ data, conn }: { data: { room: string }; conn: AppConnection }) => this.options.presence === true && conn.rooms.has(data.room),
+      handler: ({ data }) => withMembers(data.room),
+    }, true);
+  }
+}
+
+/** `?room=` (repeatable); else the path of the page the client came from (Referer), as Zephclient did. */
+function roomsAtConnect(req: HandshakeRequest): string[] {
+  const rooms = req.query.getAll("room");
+  if (rooms.length > 0) return [...new Set(rooms)];
+  const referer = req.headers.referer;
+  if (typeof referer !== "string") return [];
+  try {
+    return [new URL(referer).pathname];
+  } catch {
+    return []; // an unparsable Referer is ignored: no room
+  }
+}
+
+function appLimit(options: AppOptions, name: LimitName & keyof AppOptions): number {
+  const value = options[name];
+  const spec = LIMITS[name];
+  if (value === undefined) return spec.default;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < spec.min) {
+    throw new OptionError(name, `must be an integer >= ${spec.min}, got ${String(value)}`);
+  }
+  return value;
+}
