@@ -88,7 +88,11 @@ export const CONTENDERS: Contender[] = [
   },
   nodeContender("switchboard", "switchboard.ts", rawClient, () =>
     existsSync(join(ROOT, "src", "index.ts")) ? null : "not available yet: the endpoint layer (src/index.ts) is not on this branch"),
-  nodeContender("switchboard-app", "switchboard-app.ts", (kind, path) => rpcClient(kind, path, "fanout"), () =>
+  // The app sends switchboard.welcome first; /fanout members join room "all" in the URL.
+  nodeContender("switchboard-app", "switchboard-app.ts", (kind, path) => ({
+    ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
+    path: path === "/fanout" ? "/fanout?room=all" : path,
+  }), () =>
     existsSync(join(ROOT, "src", "app")) ? null : "not available yet: the app layer (src/app) is not on main"),
 ];
 
