@@ -6,7 +6,9 @@ import net from "node:net";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CONTENDERS, ROOT, contender, setProfiling, startServer, stopServer, type RunningServer } from "./lib/contenders.ts";
+import type { ChildProcess } from "node:child_process";
+import { CONTENDERS, ROOT, contender, setProfiling, startServer, stopServer, type Contender } from "./lib/contenders.ts";
+import { startRedis } from "./lib/redis.ts";
 import { fromSparse, merge, newHist, percentile } from "./lib/hist.ts";
 import { startWorker, type Worker } from "./lib/pool.ts";
 import { canPin } from "./lib/pin.ts";
@@ -20,19 +22,24 @@ const quick = args.includes("--quick");
 const only = opt("only")?.split(",");
 const onlyContenders = opt("contenders")?.split(",");
 const nWorkers = Number(opt("workers") ?? 2);
+const repeat = Math.max(1, Math.min(10, Number(opt("repeat") ?? 1)));
 const WARMUP_MS = quick ? 250 : 1000;
 const WINDOW_MS = quick ? 800 : 5000;
 const SRC_ADDRS = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`);
 setProfiling(args.includes("--cpu-prof"));
 
 const RESULTS = join(ROOT, "bench", "results");
-const live = new Set<RunningServer>();
+/** Every server / redis process we started and have not stopped yet (stopped by PID). */
+const live = new Set<ChildProcess>();
+
+/** One contender's processes: its server node(s) and, for the cluster, redis-server. */
+interface Deployment { procs: ChildProcess[]; pids: number[]; ports: number[] }
 const workers: Worker[] = [];
 
 function progress(msg: string): void { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`); }
 
 async function shutdown(code: number): Promise<never> {
-  await Promise.all([...live].map((s) => stopServer(s.proc)));
+  await Promise.all([...live].map((p) => stopServer(p)));
   for (const w of workers) if (w.proc.exitCode === null) w.proc.kill("SIGTERM"); // by PID, only ours
   process.exit(code);
 }
@@ -52,14 +59,17 @@ const all = <T>(fn: (w: Worker, i: number) => Promise<T>) => Promise.all(workers
 interface Report { count: number; errors: number; hist: number[]; cpuMicros: number; wallMs: number }
 
 /** One measured window: mark, wait, report; server CPU read from /proc at both ends. */
-async function measure(server: RunningServer, name: string): Promise<Row> {
+const cpuOf = (d: Deployment): number => d.pids.reduce((a, pid) => a + treeCpuMicros(pid), 0);
+const rssOf = (d: Deployment): number => d.pids.reduce((a, pid) => a + treeRssBytes(pid), 0);
+
+async function measure(server: Deployment, name: string): Promise<Row> {
   await sleep(WARMUP_MS);
   await all((w) => w.call({ t: "mark" }));
-  const cpu0 = treeCpuMicros(server.pid);
+  const cpu0 = cpuOf(server);
   const t0 = performance.now();
   await sleep(WINDOW_MS);
   const reps = await all((w) => w.call<Report>({ t: "report" }));
-  const cpu1 = treeCpuMicros(server.pid);
+  const cpu1 = cpuOf(server);
   const wallMs = performance.now() - t0;
   const hist = newHist();
   for (const r of reps) merge(hist, fromSparse(r.hist));
@@ -74,9 +84,9 @@ async function measure(server: RunningServer, name: string): Promise<Row> {
 }
 
 /** Connects n connections, spread over the workers. */
-async function connectAll(server: RunningServer, spec: { path: string; steps: { send?: string; expect?: string }[] }, n: number): Promise<number> {
+async function connectAll(server: Deployment, spec: { path: string; steps: { send?: string; expect?: string }[] }, n: number): Promise<number> {
   const res = await all((w, i) => w.call<{ connected: number; failures: string[] }>({
-    t: "connect", host: "127.0.0.1", port: server.port, path: spec.path, steps: spec.steps,
+    t: "connect", host: "127.0.0.1", port: server.ports[i % server.ports.length]!, path: spec.path, steps: spec.steps,
     count: Math.floor(n / workers.length) + (i < n % workers.length ? 1 : 0), srcAddrs: SRC_ADDRS,
   }, 300_000));
   const got = res.reduce((a, r) => a + r.connected, 0);
@@ -87,8 +97,7 @@ async function connectAll(server: RunningServer, spec: { path: string; steps: { 
 
 async function runContender(sc: Scenario, name: string, results: Map<string, PhaseResult>): Promise<void> {
   const c = contender(name);
-  const server = await startServer(c, await freePort());
-  live.add(server);
+  const server = await deploy(c);
   try {
     const spec = c.client(sc.kind, sc.path);
     for (const ph of sc.phases) {
@@ -101,25 +110,47 @@ async function runContender(sc: Scenario, name: string, results: Map<string, Pha
     }
   } finally {
     await all((w) => w.call({ t: "stop" }));
-    await stopServer(server.proc);
-    live.delete(server);
+    for (const p of server.procs.reverse()) { await stopServer(p); live.delete(p); }
   }
 }
 
 type Spec = ReturnType<ReturnType<typeof contender>["client"]>;
-const connectedFor = new WeakMap<RunningServer, number>();
+const connectedFor = new WeakMap<Deployment, number>();
 
-async function runPhase(sc: Scenario, ph: Phase, server: RunningServer, spec: Spec, name: string): Promise<Row | null> {
+/** Starts redis-server when needed, then the contender's node(s); every process joins `live` at once. */
+async function deploy(c: Contender): Promise<Deployment> {
+  const d: Deployment = { procs: [], pids: [], ports: [] };
+  const env: Record<string, string> = {};
+  const add = (p: ChildProcess) => { live.add(p); d.procs.push(p); d.pids.push(p.pid!); };
+  try {
+    if (c.redis) {
+      const port = await freePort();
+      add(await startRedis(port));
+      env.REDIS_URL = `redis://127.0.0.1:${port}`;
+    }
+    for (let i = 0; i < (c.nodes ?? 1); i++) {
+      const s = await startServer(c, await freePort(), { ...env, NODE_INDEX: String(i) });
+      add(s.proc);
+      d.ports.push(s.port);
+    }
+  } catch (err) {
+    for (const p of d.procs) { await stopServer(p); live.delete(p); }
+    throw err;
+  }
+  return d;
+}
+
+async function runPhase(sc: Scenario, ph: Phase, server: Deployment, spec: Spec, name: string): Promise<Row | null> {
   if (ph.mode === "idle") {
     await sleep(500);
-    const rss0 = treeRssBytes(server.pid);
+    const rss0 = rssOf(server);
     const n = await connectAll(server, spec, sc.conns);
     await sleep(quick ? 800 : 2000);
-    const rss1 = treeRssBytes(server.pid);
+    const rss1 = rssOf(server);
     return { contender: name, units: n, unitsPerSec: 0, cost: n ? (rss1 - rss0) / n : null, p50: null, p99: null, serverCpuPct: null, loadgenCpuPct: null, errors: sc.conns - n };
   }
   if (ph.mode === "handshake") {
-    await all((w) => w.call({ t: "handshakes", host: "127.0.0.1", port: server.port, path: spec.path, steps: spec.steps, concurrency: 16, srcAddrs: SRC_ADDRS.slice(1) }));
+    await all((w) => w.call({ t: "handshakes", host: "127.0.0.1", port: server.ports[0]!, path: spec.path, steps: spec.steps, concurrency: 16, srcAddrs: SRC_ADDRS.slice(1) }));
     return measure(server, name);
   }
   if (!connectedFor.has(server)) connectedFor.set(server, await connectAll(server, spec, sc.conns));
@@ -147,6 +178,17 @@ function checkFdLimit(n: number): void {
   if (hard < n + 512) progress(`WARNING: open-file hard limit ${hard} < ${n + 512}: raise it (ulimit -Hn, as root) or the large scenarios connect fewer sockets`);
 }
 
+/** With --repeat=N: per contender, the row of median cost (all rounds stay in `rounds`). */
+function medianRows(rows: Row[]): Row[] {
+  const by = new Map<string, Row[]>();
+  for (const r of rows) by.set(r.contender, [...(by.get(r.contender) ?? []), r]);
+  return [...by.values()].map((list) => {
+    if (list.length === 1) return list[0]!;
+    const sorted = [...list].sort((a, b) => (a.cost ?? Infinity) - (b.cost ?? Infinity));
+    return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, note: `median of ${list.length}`, rounds: list.map((x) => x.cost) };
+  });
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   progress(`${quick ? "quick" : "full"} run; ${availableParallelism()} cores; pinning ${canPin() ? "server -> core 0, load generator -> core 1" : "NOT available (no taskset or 1 core): figures are less comparable"}`);
@@ -163,10 +205,14 @@ async function main(): Promise<void> {
     const why = sc.unavailable?.();
     if (why) { progress(`${sc.id}: ${why}`); for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: "(scenario)", reason: why }); continue; }
     progress(`${sc.id}: ${sc.contenders.join(", ")}`);
-    for (const name of sc.contenders) {
+    // Rounds interleave the contenders, so each round's rows saw similar machine load.
+    for (let round = 0; round < repeat; round++) for (const name of sc.contenders) {
       if (onlyContenders && !onlyContenders.includes(name)) continue;
       const skip = contender(name).unavailable();
-      if (skip) { progress(`  ${name}: skipped, ${skip}`); for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); continue; }
+      if (skip) {
+        if (round === 0) { progress(`  ${name}: skipped, ${skip}`); for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); }
+        continue;
+      }
       try { await runContender(sc, name, results); }
       catch (err) {
         progress(`  ${name}: FAILED ${(err as Error).message}`);
@@ -179,6 +225,7 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const mdParts: string[] = [];
   for (const r of order) {
+    r.rows = medianRows(r.rows);
     finish(r);
     const t = table(r);
     console.log("\n" + t);
@@ -188,13 +235,13 @@ async function main(): Promise<void> {
   const doc = {
     startedAt: startedAt.toISOString(), quick, warmupMs: WARMUP_MS, windowMs: WINDOW_MS,
     machine: { cores: availableParallelism(), pinned: canPin(), node: process.version },
-    contenders: CONTENDERS.map((c) => ({ name: c.name, unavailable: c.unavailable() })),
+    repeat, contenders: CONTENDERS.map((c) => ({ name: c.name, unavailable: c.unavailable() })),
     phases: order,
   };
   const stampName = startedAt.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(RESULTS, `${stampName}.json`), JSON.stringify(doc, null, 2));
   writeFileSync(join(RESULTS, "latest.json"), JSON.stringify(doc, null, 2));
-  const header = `Run of ${startedAt.toISOString()} (${quick ? "--quick" : "full"}; warm-up ${WARMUP_MS} ms, window ${WINDOW_MS} ms; ${doc.machine.cores} cores, pinned: ${doc.machine.pinned}; Node ${process.version}).`;
+  const header = `Run of ${startedAt.toISOString()} (${quick ? "--quick" : "full"}${repeat > 1 ? `, --repeat=${repeat}: median row of ${repeat} rounds` : ""}; warm-up ${WARMUP_MS} ms, window ${WINDOW_MS} ms; ${doc.machine.cores} cores, pinned: ${doc.machine.pinned}; Node ${process.version}).`;
   updateReadme(header + "\n\n" + mdParts.join("\n\n"));
   progress(`results: bench/results/${stampName}.json, bench/results/latest.json, bench/results/*.svg`);
 }

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TS_PLACEHOLDER, type FramePart } from "./frames.ts";
 import { pinned } from "./pin.ts";
+import { hasRedis } from "./redis.ts";
 import type { Step } from "./wsclient.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -26,6 +27,10 @@ export interface Contender {
   unavailable(): string | null;
   command(): string[];
   client(kind: MsgKind, path: Path): ClientSpec;
+  /** Server processes to start (cluster: 2, each with NODE_INDEX); default 1. */
+  nodes?: number;
+  /** Needs a redis-server (its URL in REDIS_URL); its CPU counts as server CPU. */
+  redis?: boolean;
 }
 
 const nodeCmd = (file: string, prof: boolean): string[] => [
@@ -89,6 +94,16 @@ export const CONTENDERS: Contender[] = [
   nodeContender("switchboard", "switchboard.ts", rawClient, () =>
     existsSync(join(ROOT, "src", "index.ts")) ? null : "not available yet: the endpoint layer (src/index.ts) is not on this branch"),
   // The app sends switchboard.welcome first; /fanout members join room "all" in the URL.
+  {
+    // Two Switchboard nodes sharing /fanout through the Redis bus; subscribers split over both.
+    ...nodeContender("switchboard-cluster", "switchboard-cluster.ts", rawClient, () =>
+      !existsSync(join(ROOT, "src", "cluster")) ? "not available yet: the Redis cluster (src/cluster) is not on main"
+        : !hasRedis() ? "redis-server not found: apt-get install -y redis-server"
+          : existsSync(join(SERVERS, "switchboard-cluster.ts")) ? null
+            : "src/cluster has landed but bench/servers/switchboard-cluster.ts (PORT, REDIS_URL, NODE_INDEX) is not written yet"),
+    nodes: 2,
+    redis: true,
+  },
   nodeContender("switchboard-app", "switchboard-app.ts", (kind, path) => ({
     ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
     path: path === "/fanout" ? "/fanout?room=all" : path,
@@ -105,9 +120,9 @@ export function contender(name: string): Contender {
 export interface RunningServer { proc: ChildProcess; pid: number; port: number }
 
 /** Starts a contender pinned to core 0 with PORT in env; resolves on its "READY <port>" line. */
-export function startServer(c: Contender, port: number, timeoutMs = 20_000): Promise<RunningServer> {
+export function startServer(c: Contender, port: number, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunningServer> {
   const [cmd, ...args] = pinned(0, c.command());
-  const proc = spawn(cmd!, args, { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(cmd!, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => { stopServer(proc); reject(new Error(`${c.name}: no READY line within ${timeoutMs} ms`)); }, timeoutMs);

@@ -14,6 +14,8 @@ export interface Row {
   errors: number;
   ratio?: number | null;
   note?: string;
+  /** With --repeat: every round's cost, the row itself being the median one. */
+  rounds?: Array<number | null>;
 }
 
 export interface PhaseResult {
@@ -55,6 +57,8 @@ export function table(res: PhaseResult): string {
   const line = (row: string[]) => "| " + row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(" | ") + " |";
   const out = [`### ${res.title}`, "", line(head), "|" + w.map((n, i) => (i === 0 ? "-".repeat(n + 2) : "-".repeat(n + 1) + ":")).join("|") + "|", ...body.map(line)];
   for (const s of res.skipped) out.push(`| ${s.contender}: ${s.reason} |`);
+  const withRounds = res.rows.filter((r) => r.rounds);
+  if (withRounds.length) out.push("", "rounds (" + costLabel(res) + "): " + withRounds.map((r) => `${r.contender} ${r.rounds!.map((v) => f(res.unit === "conn" && v !== null ? v / 1024 : v, 2)).join(" / ")}`).join("; "));
   if (res.verdict) out.push("", res.verdict);
   return out.join("\n");
 }

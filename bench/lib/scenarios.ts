@@ -63,8 +63,8 @@ export function scenarios(quick: boolean): Scenario[] {
     { id: "app-room", contenders: ["ws-naive", "ws-rpc", "socketio", "switchboard-app"], kind: "room32", path: "/fanout", conns: 1000, phases: [
       { id: "app-room-1k", title: "App layer: room push to 1k members, max rate (16 in flight)", unit: "delivery", mode: "fanout-max", window: 16,
         baseline: "ws-rpc", target: { vs: "ws-naive", max: 0.30, metric: "cpu" } }] },
-    { id: "cluster", contenders: ["switchboard"], kind: "fan32", path: "/fanout", conns: 1000, phases: [
-      { id: "cluster-fanout", title: "Fan-out across two Switchboard nodes through Redis", unit: "delivery", mode: "fanout-max", window: 4, baseline: "switchboard" }],
-      unavailable: () => "not available yet: the Redis cluster (src/cluster) has not landed; this scenario is a placeholder" },
+    { id: "cluster", contenders: ["switchboard", "switchboard-cluster"], kind: "fan32", path: "/fanout", conns: 1000, phases: [
+      { id: "cluster-fanout", title: "Fan-out to 1k subscribers across two Switchboard nodes through Redis, max rate (16 in flight)",
+        unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard" }] },
   ];
 }
