@@ -68,7 +68,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 /** Horizontal bars of the cost column; the baseline bar is grey, Switchboard's are green. */
 export function svg(res: PhaseResult): string {
   const rows = res.rows.filter((r) => r.cost !== null);
-  const W = 720, left = 150, barH = 26, gap = 10, top = 48;
+  const W = 840, left = 150, barH = 26, gap = 10, top = 48;
   const H = top + rows.length * (barH + gap) + 30;
   const max = Math.max(1e-9, ...rows.map((r) => r.cost!));
   const scale = (W - left - 170) / max;
