@@ -74,3 +74,22 @@ export class MalformedDatagram extends SwitchboardError {
     super("malformed_datagram", message);
   }
 }
+
+/** One file of a handler directory and what is wrong with it. */
+export interface LoadProblem {
+  /** The file, relative to the handler directory. */
+  readonly rel: string;
+  readonly problem: string;
+}
+
+/** A handler directory that cannot be served: every bad file, each named, in one error. */
+export class LoadError extends SwitchboardError {
+  readonly dir: string;
+  readonly problems: readonly LoadProblem[];
+  constructor(dir: string, problems: readonly LoadProblem[]) {
+    const lines = problems.map((p) => `  ${p.rel}: ${p.problem.replace(/\n/g, "\n    ")}`);
+    super("load_failed", `cannot load handler directory ${dir}:\n${lines.join("\n")}`);
+    this.dir = dir;
+    this.problems = problems;
+  }
+}

@@ -22,6 +22,7 @@ export { workerPool, WorkerPool, type WorkerPoolOptions } from "./app/worker-poo
 export type { RoomsApi } from "./app/rooms.ts";
 export type { PushPolicy, PushCounters } from "./app/push.ts";
 export * as protocol from "./protocol/messages.ts";
+export { defineConfig, type SwitchboardConfig } from "./config/define.ts";
 
 import type { EndpointOptions } from "./options.ts";
 /** Type a handler's options where they are written (handler files, shared modules). */

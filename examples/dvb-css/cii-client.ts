@@ -1,7 +1,7 @@
 /**
  * CSS-CII client: connects, prints every CII message and the state it builds up.
  *
- *   npx tsx examples/dvb-css/cii-client.ts ws://127.0.0.1:7681/cii [--count N]
+ *   npx tsx --conditions=source examples/dvb-css/cii-client.ts ws://127.0.0.1:7681/cii [--count N]
  *
  * The client mirrors the server's state: each message carries some properties; an absent one
  * keeps its previous value.

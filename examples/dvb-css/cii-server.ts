@@ -6,7 +6,7 @@
  * whenever contentId is sent), and nothing when nothing changed. Messages from clients are
  * ignored, as the spec says.
  */
-import type { Connection, Endpoint, Server } from "../../src/index.ts";
+import type { Connection, Endpoint, Server } from "switchboard";
 import { CII_PROTOCOL_VERSION, diffCii, isEmptyCii, mergeCii, validateCii, type Cii } from "./cii.ts";
 
 interface CiiConnectionData {

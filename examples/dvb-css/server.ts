@@ -4,14 +4,14 @@
  *   CSS-CII over WebSocket  /cii
  *   CSS-TS  over WebSocket  /ts, serving a PTS timeline (90 kHz)
  *
- *   npx tsx examples/dvb-css/server.ts [--host 127.0.0.1] [--port 7681] [--wc-port 6677] [--follow-up] [--demo]
+ *   npx tsx --conditions=source examples/dvb-css/server.ts [--host 127.0.0.1] [--port 7681] [--wc-port 6677] [--follow-up] [--demo]
  *
  * --demo pauses/resumes the timeline every 5 s and changes the programme every 20 s, so the
  * CII and TS clients have something to show.
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { createServer, type Server, type UdpListener } from "../../src/index.ts";
+import { createServer, type Server, type UdpListener } from "switchboard";
 import { CiiService } from "./cii-server.ts";
 import { ClockTimeline } from "./timeline.ts";
 import { TsService } from "./ts-server.ts";

@@ -1,7 +1,7 @@
 /**
  * CSS-TS client: sends setup-data, prints every Control Timestamp.
  *
- *   npx tsx examples/dvb-css/ts-client.ts ws://127.0.0.1:7681/ts <contentIdStem> <timelineSelector> [--count N]
+ *   npx tsx --conditions=source examples/dvb-css/ts-client.ts ws://127.0.0.1:7681/ts <contentIdStem> <timelineSelector> [--count N]
  *
  * e.g. contentIdStem "dvb://" and timelineSelector "urn:dvb:css:timeline:pts".
  */

@@ -13,7 +13,7 @@
  * When a timeline changes (or the content id, or the set of sources), every client whose
  * Control Timestamp changed gets a new one; an unchanged one is not re-sent.
  */
-import { CloseCode, type Connection, type Endpoint, type Server } from "../../src/index.ts";
+import { CloseCode, type Connection, type Endpoint, type Server } from "switchboard";
 import type { TimelineSource } from "./timeline.ts";
 import type { WallClock } from "./wall-clock.ts";
 import {

@@ -1,7 +1,7 @@
 /**
  * CSS-WC client: sends wall clock requests and estimates the server's wall clock.
  *
- *   npx tsx examples/dvb-css/wc-client.ts udp://127.0.0.1:6677 [count]
+ *   npx tsx --conditions=source examples/dvb-css/wc-client.ts udp://127.0.0.1:6677 [count]
  *
  * For each request/response (t1 sent, t2 received by the server, t3 sent by the server, t4
  * received back; t1/t4 on our clock, t2/t3 on the server's wall clock):

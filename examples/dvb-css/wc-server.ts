@@ -8,8 +8,8 @@
  * Datagrams that are not a valid request (wrong size, version not 0, a response type) are
  * ignored, as the spec has a server do: MalformedDatagram makes the listener drop and count them.
  */
-import { MalformedDatagram } from "../../src/errors.ts";
-import type { UdpHandle } from "../../src/transport/udp.ts";
+import { MalformedDatagram } from "switchboard";
+import type { UdpHandle } from "switchboard";
 import type { WallClock } from "./wall-clock.ts";
 import { WcMessageError, WcType, encodeMaxFreqError, encodePrecision, packWc, unpackWc, type WcMessage } from "./wc-message.ts";
 

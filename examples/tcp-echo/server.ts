@@ -1,7 +1,7 @@
 /**
  * Line echo over raw TCP: one handler per connection, "lines" framing, a goodbye on shutdown.
  *
- *   npx tsx examples/tcp-echo/server.ts [--port 7000]
+ *   npx tsx --conditions=source examples/tcp-echo/server.ts [--port 7000]
  *   printf 'hello\nworld\n' | nc 127.0.0.1 7000
  *
  * Ctrl-C stops the server under control: every client gets "bye: server shutting down" after
@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { createServer, type Server, type TcpHandler, type TcpListener } from "../../src/index.ts";
+import { createServer, type Server, type TcpHandler, type TcpListener } from "switchboard";
 
 /** The protocol: echo every line back, count them, say goodbye on shutdown. */
 export function lineEcho(): TcpHandler<{ lines: number }> {

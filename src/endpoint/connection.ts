@@ -5,6 +5,7 @@
 import { CloseCode, isSendableCloseCode } from "../protocol/close-codes.ts";
 import { OptionError } from "../errors.ts";
 import type { PreparedMessage, TransportSocket } from "../transport/socket.ts";
+import type { Endpoint } from "./endpoint.ts";
 
 /** What to do with a send to a connection whose buffer is over `maxBufferedBytes`. */
 export type SlowConsumerPolicy = "close" | "drop";
@@ -23,17 +24,17 @@ export class Connection<D = Record<string, unknown>> {
   readonly id: string;
   /** Per-connection user data: `defaultData()` merged with what the handshake hook returned. */
   data: D;
-  /** The endpoint path this connection belongs to. */
-  readonly path: string;
+  /** The endpoint this connection belongs to: `conn.endpoint.broadcast(…)` from a handler file. */
+  readonly endpoint: Endpoint<D>;
   readonly remoteAddress: string | undefined;
   /** @internal heartbeat bookkeeping: set on pong, cleared on each beat. */
   alive = true;
   readonly #socket: TransportSocket;
   readonly #policy: SendPolicy;
 
-  constructor(id: string, path: string, data: D, socket: TransportSocket, policy: SendPolicy, remoteAddress: string | undefined) {
+  constructor(id: string, endpoint: Endpoint<D>, data: D, socket: TransportSocket, policy: SendPolicy, remoteAddress: string | undefined) {
     this.id = id;
-    this.path = path;
+    this.endpoint = endpoint;
     this.data = data;
     this.#socket = socket;
     this.#policy = policy;
@@ -41,6 +42,11 @@ export class Connection<D = Record<string, unknown>> {
   }
 
   /** The negotiated subprotocol, "" for none. */
+  /** The endpoint path this connection belongs to. */
+  get path(): string {
+    return this.endpoint.path;
+  }
+
   get protocol(): string {
     return this.#socket.protocol;
   }

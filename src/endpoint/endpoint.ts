@@ -116,7 +116,7 @@ export class Endpoint<D = Record<string, unknown>> {
   attach(socket: TransportSocket, decision: HandshakeDecision & { ok: true }, remoteAddress: string | undefined): Connection<D> {
     this.#reserved--;
     this.#counters.accepted++;
-    const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this.path, decision.data as D, socket, this.#policy, remoteAddress);
+    const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this, decision.data as D, socket, this.#policy, remoteAddress);
     this.#connections.set(conn.id, conn);
     const onHookError = (err: Error) => this.#hookError(conn, err);
     const { message, close, error } = this.#options;

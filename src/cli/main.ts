@@ -1,0 +1,124 @@
+/**
+ * The `switchboard` command line, on commander: `switchboard serve [DIR] [--port N] …`, with
+ * --help for every command. Errors are printed as one "switchboard: …" block that says what
+ * to do, and give exit code 1 (2 for usage errors); stack traces only with DEBUG=switchboard.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { LOG_LEVELS } from "../config/schema.ts";
+import { SwitchboardError } from "../errors.ts";
+import { serve, type ServeFlags } from "./serve.ts";
+
+export interface CliIO {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** A group of commands: a function that adds them to the program. */
+export type CommandGroup = (program: Command, io: CliIO) => void;
+
+// ── Command groups: every group of commands is registered HERE and only here. ─────────────
+// To add one (e.g. stop/status/command from src/cli/control-commands.ts), import its
+// `add…Commands(program)` function and append it to this list.
+const COMMAND_GROUPS: readonly CommandGroup[] = [
+  addServeCommand,
+];
+// ──────────────────────────────────────────────────────────────────────────────────────────
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command("switchboard")
+    .description("Switchboard: a real-time application server for TypeScript on Node.js")
+    .version(VERSION, "-v, --version")
+    .showHelpAfterError("(run the command with --help for usage)")
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+  for (const group of COMMAND_GROUPS) group(program, io);
+  // Subcommands copy these settings only when they are set before they are added, so apply them to each.
+  for (const command of program.commands) {
+    command.showHelpAfterError("(run the command with --help for usage)").configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride();
+  }
+  return program;
+}
+
+function addServeCommand(program: Command, io: CliIO): void {
+  program
+    .command("serve")
+    .description("serve a handler directory: each .ts/.js file is a WebSocket endpoint (chat.ts → /chat), plus /console.html")
+    .argument("[DIR]", 'handler directory (default: "handlers" from the config, else ./handlers)')
+    .option("-p, --port <N>", "TCP port; 0 picks a free one (env SWITCHBOARD_PORT, default 8080)")
+    .option("--host <HOST>", 'address to listen on (env SWITCHBOARD_HOST, default 127.0.0.1; "0.0.0.0" for all interfaces)')
+    .option("-c, --config <FILE>", "config file (default: switchboard.config.ts, .js or .json in the working directory)")
+    .option("--static <DIR>", "serve the files of DIR over HTTP (env SWITCHBOARD_STATIC)")
+    .addOption(new Option("--log-level <LEVEL>", "log level (env SWITCHBOARD_LOG_LEVEL, default info)").choices(LOG_LEVELS))
+    .addHelpText("after", [
+      "",
+      "Precedence: command-line flag > SWITCHBOARD_* environment variable > config file > default.",
+      "Examples:",
+      "  switchboard serve examples/handlers",
+      "  switchboard serve ./handlers --port 9000 --static ./public",
+      "  SWITCHBOARD_PORT=0 switchboard serve --config deploy/switchboard.config.json",
+    ].join("\n"))
+    .action(async (dir: string | undefined, options: Omit<ServeFlags, "dir">) => {
+      const { server } = await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n") });
+      // Graceful stop on the first signal, immediate exit on the second.
+      // (The runtime layer's bootstrap will take over signals, lock file and logging.)
+      const stop = (signal: NodeJS.Signals) => {
+        process.once(signal, () => process.exit(130));
+        io.out(`\n${signal}: stopping (again to force)\n`);
+        server.stop().then(() => process.exit(0), (err: unknown) => {
+          io.err(`switchboard: error while stopping: ${String(err)}\n`);
+          process.exit(1);
+        });
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}
+
+/** Run the CLI; resolves to the exit code (a running `serve` resolves 0 and keeps running). */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed the message and the help hint; --help/--version exit 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    io.err(describeError(err, io.env) + "\n");
+    return 1;
+  }
+}
+
+/** One block that says what went wrong and what to do about it. */
+export function describeError(err: unknown, env: Record<string, string | undefined> = {}): string {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  let text: string;
+  if (e?.code === "EADDRINUSE") {
+    text = `${e.message}: another program is using that port. Pick another with --port N (or --port 0 for any free port), or stop the other program.`;
+  } else if (e?.code === "EACCES" && e.syscall === "listen") {
+    text = `${e.message}: ports below 1024 need privileges. Use a port of 1024 or more (--port 8080).`;
+  } else if (e?.code === "EADDRNOTAVAIL") {
+    text = `${e.message}: this machine has no such address. Use --host 127.0.0.1, or 0.0.0.0 for every interface.`;
+  } else if (err instanceof SwitchboardError) {
+    text = err.message;
+  } else {
+    text = err instanceof Error ? err.message : String(err);
+  }
+  const stack = env.DEBUG?.includes("switchboard") && err instanceof Error ? `\n${err.stack}` : "";
+  return `switchboard: error: ${text}${stack}`;
+}
+
+function processIO(): CliIO {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * `switchboard serve`: resolve the config, build a Server, load the handler directory onto
+ * it, add the console page and static files, start, and print the banner with every URL.
+ * Returns the running server; signals and exit codes are main.ts's business.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pino } from "pino";
+import { createServer, type Server } from "../server.ts";
+import type { ServerOptions } from "../options.ts";
+import { OptionError } from "../errors.ts";
+import type { LimitName } from "../limits.ts";
+import { resolveConfig, type ResolvedConfig } from "../config/resolve.ts";
+import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
+import { FILE_KINDS } from "../loader/kinds.ts";
+import { createStaticHandler } from "../transport/static.ts";
+
+export interface ServeFlags {
+  dir?: string | undefined;
+  port?: string | undefined;
+  host?: string | undefined;
+  config?: string | undefined;
+  static?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+export interface ServeContext {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  /** Where the banner goes. */
+  out: (line: string) => void;
+}
+
+export interface Serving {
+  server: Server;
+  config: ResolvedConfig;
+  loaded: LoadedFile[];
+}
+
+/** Limits that createServer() takes; the rest of `limits` belong to endpoints or other layers. */
+const SERVER_LIMITS: readonly LimitName[] = [
+  "maxPayload", "maxFragments", "maxBufferedBytes", "closeTimeoutMs", "handshakeTimeoutMs",
+  "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs",
+];
+
+export const CONSOLE_PATH = "/console.html";
+const CONSOLE_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "pages", "console.html");
+
+export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Serving> {
+  const config = await resolveConfig({
+    cwd: ctx.cwd,
+    env: ctx.env,
+    configPath: flags.config,
+    cli: { handlers: flags.dir, port: flags.port, host: flags.host, static: flags.static, logLevel: flags.logLevel },
+  });
+  if (config.static !== undefined && !isDirectory(config.static)) {
+    throw new OptionError("static", `directory not found: ${config.static} (from ${config.sources.static}): create it or point --static at an existing one`);
+  }
+
+  const options: ServerOptions = {
+    port: config.port,
+    host: config.host,
+    perMessageDeflate: config.perMessageDeflate,
+    logger: config.logFile === undefined
+      ? { level: config.logLevel }
+      : { level: config.logLevel, destination: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) },
+  };
+  for (const name of SERVER_LIMITS) {
+    const value = config.limits[name];
+    if (value !== undefined) (options as Record<string, unknown>)[name] = value;
+  }
+  const server = createServer(options);
+
+  const loaded = await loadHandlerDirectory(server, config.handlers, {
+    kinds: FILE_KINDS,
+    context: { endpointDefaults: config.limits.maxConnections === undefined ? {} : { maxConnections: config.limits.maxConnections } },
+  });
+
+  const consolePage = readFileSync(CONSOLE_FILE);
+  server.get(CONSOLE_PATH, (_req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": consolePage.length, "cache-control": "no-cache" });
+    res.end(consolePage);
+  });
+  // The listener answers 500 (and logs) if a middleware throws.
+  if (config.static !== undefined) server.use(createStaticHandler(config.static));
+
+  await server.start();
+  for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
+  return { server, config, loaded };
+}
+
+/** The start-up banner: every endpoint URL and page URL, and the real bound port. */
+export function banner(server: Server, config: ResolvedConfig, loaded: readonly LoadedFile[], cwd: string): string[] {
+  const kinds = new Map(FILE_KINDS.map((k) => [k.kind, k]));
+  const rows = (entries: Array<[string, string]>): string[] => {
+    const width = Math.max(0, ...entries.map(([url]) => url.length));
+    return entries.map(([url, note]) => `    ${url.padEnd(width)}  ${note}`);
+  };
+  const lines = [`switchboard serving ${shortPath(config.handlers, cwd)}` + (config.configFile ? ` (config ${shortPath(config.configFile, cwd)})` : "")];
+  for (const warning of config.warnings) lines.push(`  warning: ${warning}`);
+  for (const kind of FILE_KINDS) {
+    const ofKind = loaded.filter((f) => f.kind === kind.kind);
+    lines.push(`  ${kind.kind}s (${ofKind.length}):`);
+    if (ofKind.length === 0) lines.push(`    none: add a file such as echo.ts to ${shortPath(config.handlers, cwd)}`);
+    lines.push(...rows(ofKind.map((f) => [kinds.get(f.kind)!.describe(server, f.name), f.rel])));
+  }
+  const pages: Array<[string, string]> = [[server.url(CONSOLE_PATH, "http"), "echo console"]];
+  if (config.static !== undefined) pages.push([server.url("/", "http"), `static files from ${shortPath(config.static, cwd)}`]);
+  pages.push([server.url("/healthz", "http"), "health"]);
+  lines.push("  pages:", ...rows(pages));
+  lines.push(`listening on ${server.url("/", "http").slice(0, -1)} (Ctrl+C to stop)`);
+  return lines;
+}
+
+function shortPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === "" ? "." : rel.startsWith("..") ? path : `./${rel}`;
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}

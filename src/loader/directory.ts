@@ -1,0 +1,90 @@
+/**
+ * A handler directory → endpoints (and whatever other kinds kinds.ts lists) on a Server.
+ *
+ * All or nothing: every file is scanned, imported and checked first, and every problem is
+ * reported in one LoadError that names each file and says what is wrong with it. Only when
+ * there is none is anything mounted. .ts files import through tsx (bin/switchboard.js
+ * registers it), so a handler directory needs no build step.
+ */
+import { statSync } from "node:fs";
+import { LoadError, type LoadProblem } from "../errors.ts";
+import type { Server } from "../server.ts";
+import { FILE_KINDS, type FileKind, type MountContext } from "./kinds.ts";
+import { scanDirectory } from "./scan.ts";
+import { importFile } from "./import-file.ts";
+
+export interface LoadedFile {
+  readonly kind: string;
+  readonly name: string;
+  readonly file: string;
+  /** Path relative to the handler directory. */
+  readonly rel: string;
+}
+
+export interface LoadOptions {
+  readonly kinds?: readonly FileKind[];
+  readonly context?: MountContext;
+}
+
+export async function loadHandlerDirectory(server: Server, dir: string, options: LoadOptions = {}): Promise<LoadedFile[]> {
+  const kinds = options.kinds ?? FILE_KINDS;
+  const context = options.context ?? { endpointDefaults: {} };
+  if (!isDirectory(dir)) {
+    throw new LoadError(dir, [{ rel: ".", problem: "the handler directory does not exist: pass DIR to `switchboard serve DIR`, or set `handlers` in the config" }]);
+  }
+  const { files, problems } = scanDirectory(dir, kinds);
+  const byKind = new Map(kinds.map((k) => [k.kind, k]));
+
+  const imported = await Promise.all(
+    files.map(async (f) => {
+      const kind = byKind.get(f.kind)!;
+      const result = await importDefault(f.file, kind);
+      if ("problem" in result) problems.push({ rel: f.rel, problem: result.problem });
+      return { ...f, kind, value: result.value };
+    }),
+  );
+  if (problems.length > 0) throw new LoadError(dir, problems);
+
+  for (const f of imported) {
+    try {
+      f.kind.mount(server, f.name, f.value, context);
+    } catch (err) {
+      problems.push({ rel: f.rel, problem: (err as Error).message });
+    }
+  }
+  if (problems.length > 0) throw new LoadError(dir, problems);
+  return imported.map(({ kind, name, file, rel }) => ({ kind: kind.kind, name, file, rel }));
+}
+
+async function importDefault(file: string, kind: FileKind): Promise<{ value: unknown } | { problem: string; value?: undefined }> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await importFile(file);
+  } catch (err) {
+    return { problem: `failed to load: ${firstLines((err as Error).message ?? String(err))}` };
+  }
+  if (!("default" in mod) || mod.default === undefined) {
+    const named = Object.keys(mod).filter((k) => k !== "default");
+    const also = named.length > 0 ? ` (it exports ${named.map((n) => `"${n}"`).join(", ")})` : "";
+    return { problem: `no default export${also}: write "export default ${kind.expected}"` };
+  }
+  const wrong = kind.check(mod.default);
+  return wrong === undefined ? { value: mod.default } : { problem: wrong };
+}
+
+/** esbuild's syntax errors run to many lines; the first few say what and where. */
+function firstLines(message: string): string {
+  const lines = message.split("\n");
+  return lines.length <= 6 ? message : [...lines.slice(0, 6), "…"].join("\n");
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return false;
+    throw err;
+  }
+}
+
+export type { LoadProblem };
