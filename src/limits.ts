@@ -128,6 +128,26 @@ export const LIMITS = {
   // ── runtime ─────────────────────────────────────────────────────────────────────────
 
   // ── cluster ─────────────────────────────────────────────────────────────────────────
+  busMaxPayloadBytes: {
+    name: "busMaxPayloadBytes", default: 8 * 1024 * 1024, unit: "bytes", min: 1, scope: "cluster",
+    whenHit: "publish()/say() throws OptionError(\"payload\") and nothing is sent (size counted after encoding)",
+  },
+  busMaxChannelLength: {
+    name: "busMaxChannelLength", default: 256, unit: "count", min: 1, scope: "cluster",
+    whenHit: "publish()/subscribe() with a longer channel name (in characters) throws OptionError(\"channel\")",
+  },
+  presenceHeartbeatMs: {
+    name: "presenceHeartbeatMs", default: 5_000, unit: "ms", min: 10, scope: "cluster",
+    whenHit: "every beat a node refreshes the expiry of its presence keys in Redis (and rewrites any that vanished); must be below presenceTtlMs",
+  },
+  presenceTtlMs: {
+    name: "presenceTtlMs", default: 15_000, unit: "ms", min: 50, scope: "cluster",
+    whenHit: "a node that has not refreshed its keys for this long (crashed, or cut off from Redis) disappears from nodes() and its members from members()",
+  },
+  redisReconnectMaxMs: {
+    name: "redisReconnectMaxMs", default: 5_000, unit: "ms", min: 10, scope: "cluster",
+    whenHit: "reconnect attempts to Redis back off from 50 ms, doubling, up to this delay between attempts (forever; the node keeps serving locally)",
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -1,0 +1,86 @@
+/**
+ * The cluster layer's interface: the rest of Switchboard reaches the cluster only through these
+ * exports. `createBus(config)` picks the implementation from config (`redis` set → Redis, else
+ * in-memory); `createPresence(bus)` gives the presence store that matches the bus.
+ */
+import { OptionError } from "../errors.ts";
+import { readLimit } from "../limits.ts";
+import type { Logger } from "../log.ts";
+import type { ClusterBus } from "./bus.ts";
+import { MemoryBus, MemoryBusHub } from "./memory-bus.ts";
+import { RedisBus } from "./redis-bus.ts";
+import { MemoryPresence } from "./memory-presence.ts";
+import { RedisPresence } from "./redis-presence.ts";
+import type { PresenceOptions, PresenceStore } from "./presence.ts";
+
+export type * from "./bus.ts";
+export type * from "./presence.ts";
+export { MemoryBus, MemoryBusHub, RedisBus, MemoryPresence, RedisPresence };
+
+/** The `cluster` option of a server. Every field is optional: `{}` is a one-node cluster. */
+export interface ClusterConfig {
+  /** redis://host:port — set it to make a cluster over Redis; omit it for the in-memory bus. */
+  redis?: string;
+  /** Prefix of every Redis channel and key (default "switchboard:"). */
+  prefix?: string;
+  /** This node's id (default: host-pid-random). Must be unique in the cluster. */
+  nodeId?: string;
+  presenceHeartbeatMs?: number;
+  presenceTtlMs?: number;
+  redisReconnectMaxMs?: number;
+  busMaxPayloadBytes?: number;
+  busMaxChannelLength?: number;
+}
+
+export interface ClusterDeps {
+  logger?: Logger;
+  /** For in-process clusters (tests): in-memory buses sharing a hub see each other. */
+  hub?: MemoryBusHub;
+}
+
+const KNOWN = new Set([
+  "redis", "prefix", "nodeId", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs",
+  "busMaxPayloadBytes", "busMaxChannelLength",
+]);
+
+export function createBus(config: ClusterConfig = {}, deps: ClusterDeps = {}): ClusterBus {
+  checkConfig(config);
+  const common = {
+    nodeId: config.nodeId, logger: deps.logger,
+    maxPayloadBytes: config.busMaxPayloadBytes, maxChannelLength: config.busMaxChannelLength,
+  };
+  if (config.redis === undefined) return new MemoryBus({ ...common, hub: deps.hub });
+  return new RedisBus({ ...common, url: config.redis, prefix: config.prefix, reconnectMaxMs: config.redisReconnectMaxMs });
+}
+
+/** The presence store for a bus made by createBus (same node id, same Redis connection). */
+export function createPresence(
+  bus: ClusterBus, config: ClusterConfig = {}, options: PresenceOptions & { logger?: Logger } = {},
+): PresenceStore {
+  const timing = {
+    ...options,
+    heartbeatMs: options.heartbeatMs ?? config.presenceHeartbeatMs,
+    ttlMs: options.ttlMs ?? config.presenceTtlMs,
+    maxRoomLength: options.maxRoomLength ?? config.busMaxChannelLength,
+  };
+  if (bus instanceof RedisBus) {
+    return new RedisPresence({
+      ...timing, nodeId: bus.nodeId, client: bus.client, prefix: bus.prefix,
+      logger: options.logger ?? bus.logger,
+    });
+  }
+  if (bus instanceof MemoryBus) return new MemoryPresence(bus.nodeId, bus.hub.presence, timing);
+  throw new OptionError("bus", "createPresence needs a bus made by createBus (MemoryBus or RedisBus)");
+}
+
+function checkConfig(config: ClusterConfig): void {
+  if (typeof config !== "object" || config === null) throw new OptionError("cluster", "must be an object");
+  for (const key of Object.keys(config)) {
+    if (!KNOWN.has(key)) throw new OptionError(`cluster.${key}`, `unknown option (known: ${[...KNOWN].join(", ")})`);
+  }
+  for (const key of ["presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength"] as const) {
+    readLimit(key, config[key]);
+  }
+  if (config.redis !== undefined && typeof config.redis !== "string") throw new OptionError("cluster.redis", "must be a redis:// URL string");
+  if (config.prefix !== undefined && typeof config.prefix !== "string") throw new OptionError("cluster.prefix", "must be a string");
+}

@@ -1,0 +1,69 @@
+/**
+ * What only the Redis presence store does: rewrite keys that vanished while connected (a node
+ * stalled past its TTL, or someone deleted them), and ignore foreign data under its prefix.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { createLogger } from "../../../src/log.ts";
+import { createBus, createPresence } from "../../../src/cluster/index.ts";
+import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../../helpers/redis.ts";
+
+const logger = createLogger({ level: "silent" });
+const redisBin = redisServerPath();
+const skip = redisBin ? false : REDIS_MISSING;
+let redis: RedisHandle | undefined;
+let admin: Redis | undefined;
+
+before(async () => {
+  if (!redisBin) return;
+  redis = await startRedis(redisBin);
+  admin = new Redis(redis.url);
+});
+after(async () => {
+  await admin?.quit();
+  await redis?.stop();
+});
+
+async function eventually(what: string, check: () => Promise<boolean>, deadlineMs = 5_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${deadlineMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // poll interval
+  }
+}
+
+test("keys that vanish while connected are rewritten by the next heartbeat", { skip }, async () => {
+  const [a, b] = [createBus({ redis: redis!.url, prefix: "hb:", nodeId: "a" }, { logger }), createBus({ redis: redis!.url, prefix: "hb:", nodeId: "b" }, { logger })];
+  await Promise.all([a.ready(), b.ready()]);
+  const [pa, pb] = [createPresence(a, {}, { heartbeatMs: 50, ttlMs: 10_000 }), createPresence(b, {}, { heartbeatMs: 50, ttlMs: 10_000 })];
+  try {
+    await pa.join("lobby", { connId: "a1" });
+    const keys = await admin!.keys("hb:presence:*");
+    assert.ok(keys.length >= 3, keys.join(","));
+    await admin!.del(...keys);
+    assert.deepEqual(await pb.members("lobby"), []);
+    await eventually("a's member is back", async () => (await pb.members("lobby")).some((m) => m.connId === "a1"));
+    await eventually("a is back in nodes()", async () => (await pb.nodes()).some((n) => n.nodeId === "a"));
+  } finally {
+    await Promise.all([pa.close(), pb.close()]);
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test("foreign data under the prefix is skipped, not thrown", { skip }, async () => {
+  const bus = createBus({ redis: redis!.url, prefix: "junk:", nodeId: "a" }, { logger });
+  await bus.ready();
+  const presence = createPresence(bus, {}, { heartbeatMs: 50, ttlMs: 10_000 });
+  try {
+    await admin!.sadd("junk:presence:r:lobby", "ghost");
+    await admin!.hset("junk:presence:m:5:ghost:lobby", "g1", "{not json", "g2", '{"connId":"g2"}');
+    await admin!.zadd("junk:presence:nodes", Date.now(), "ghost");
+    await admin!.set("junk:presence:n:ghost", "not json");
+    assert.deepEqual((await presence.members("lobby")).map((m) => `${m.node}/${m.connId}`), ["ghost/g2"]);
+    assert.deepEqual((await presence.nodes()).map((n) => n.nodeId), ["a"]);
+  } finally {
+    await presence.close();
+    await bus.close();
+  }
+});
