@@ -80,6 +80,7 @@ async function measure(server: Deployment, name: string): Promise<Row> {
     p50: percentile(hist, 0.5), p99: percentile(hist, 0.99), serverCpuPct: (srv / (wallMs * 1000)) * 100,
     loadgenCpuPct: (reps.reduce((a, r) => a + r.cpuMicros, 0) / (wallMs * 1000)) * 100,
     errors: reps.reduce((a, r) => a + r.errors, 0),
+    perWorker: reps.map((r) => r.count),
   };
 }
 

@@ -12,6 +12,8 @@ export interface Row {
   serverCpuPct: number | null;
   loadgenCpuPct: number | null;
   errors: number;
+  /** Units each load-generator process received (in the cluster: worker i is on node i % 2). */
+  perWorker?: number[];
   ratio?: number | null;
   note?: string;
   /** With --repeat: every round's cost, the row itself being the median one. */
