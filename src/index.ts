@@ -29,3 +29,14 @@ import type { EndpointOptions } from "./options.ts";
 export function defineEndpoint<D = Record<string, unknown>>(options: EndpointOptions<D>): EndpointOptions<D> {
   return options;
 }
+
+// runtime: services, standalone process, control commands (docs/operations.md)
+export { defineService, type Service, type ServiceContext } from "./runtime/service.ts";
+export { Supervisor, ServiceFailedError, type ServiceState, type ServiceStatus, type StateChange } from "./runtime/supervisor.ts";
+export { runStandalone, type StandaloneOptions, type Standalone } from "./runtime/standalone.ts";
+export { createRuntimeLogger, type LoggingConfig } from "./runtime/logging.ts";
+export { LockError } from "./runtime/lockfile.ts";
+export { createCommandTable } from "./control/builtin-commands.ts";
+export { CommandTable, type CommandSpec, type ArgSpec } from "./control/commands.ts";
+export { ControlError } from "./control/protocol.ts";
+export type { ControlContext } from "./control/context.ts";

@@ -126,6 +126,38 @@ export const LIMITS = {
   },
 
   // ── runtime ─────────────────────────────────────────────────────────────────────────
+  serviceRestartLimit: {
+    name: "serviceRestartLimit", default: 5, unit: "count", min: 0, scope: "runtime",
+    whenHit: "a service that crashed more often than this within `serviceRestartWindowMs` is marked failed and not restarted; if it is `critical`, the server stops (exit code 1)",
+  },
+  serviceRestartWindowMs: {
+    name: "serviceRestartWindowMs", default: 60_000, unit: "ms", min: 1, scope: "runtime",
+    whenHit: "crashes older than this no longer count towards `serviceRestartLimit`",
+  },
+  serviceBackoffBaseMs: {
+    name: "serviceBackoffBaseMs", default: 100, unit: "ms", min: 0, scope: "runtime",
+    whenHit: "the first restart of a crashed service waits this long; each further restart in the window waits twice as long",
+  },
+  serviceBackoffMaxMs: {
+    name: "serviceBackoffMaxMs", default: 10_000, unit: "ms", min: 0, scope: "runtime",
+    whenHit: "the restart delay stops doubling at this value",
+  },
+  serviceStopTimeoutMs: {
+    name: "serviceStopTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "runtime",
+    whenHit: "a service whose stop() (or main loop) has not finished by then is logged as stuck and left behind; the stop goes on",
+  },
+  controlMaxLineBytes: {
+    name: "controlMaxLineBytes", default: 1024 * 1024, unit: "bytes", min: 64, scope: "runtime",
+    whenHit: "a control request line longer than this gets an error reply (code \"line_too_long\") and the control connection is closed",
+  },
+  controlMaxConnections: {
+    name: "controlMaxConnections", default: 16, unit: "count", min: 1, scope: "runtime",
+    whenHit: "further control connections get one error reply (code \"busy\") and are closed",
+  },
+  controlStopGraceMs: {
+    name: "controlStopGraceMs", default: 2_000, unit: "ms", min: 0, scope: "runtime",
+    whenHit: "control requests still running when the control socket stops get no reply; their connections are closed",
+  },
 
   // ── cluster ─────────────────────────────────────────────────────────────────────────
   busMaxPayloadBytes: {

@@ -62,6 +62,12 @@ export interface ServerOptions extends EndpointLimits {
   heartbeatMs?: number;
   /** Default deadline of a graceful stop. */
   stopTimeoutMs?: number;
+  /** Services (runtime/): restarts allowed within `serviceRestartWindowMs` before a service is failed. */
+  serviceRestartLimit?: number;
+  serviceRestartWindowMs?: number;
+  serviceBackoffBaseMs?: number;
+  serviceBackoffMaxMs?: number;
+  serviceStopTimeoutMs?: number;
 }
 
 export interface ResolvedEndpointLimits {
@@ -81,11 +87,21 @@ export interface ResolvedServerOptions extends ResolvedEndpointLimits {
   maxHeaderBytes: number;
   heartbeatMs: number;
   stopTimeoutMs: number;
+  services: ResolvedServiceLimits;
+}
+
+export interface ResolvedServiceLimits {
+  restartLimit: number;
+  restartWindowMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  stopTimeoutMs: number;
 }
 
 const ENDPOINT_LIMIT_KEYS = ["maxPayload", "maxFragments", "maxBufferedBytes", "slowConsumer", "closeTimeoutMs", "perMessageDeflate"] as const;
 const SERVER_KEYS = new Set<string>([
   ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs",
+  "serviceRestartLimit", "serviceRestartWindowMs", "serviceBackoffBaseMs", "serviceBackoffMaxMs", "serviceStopTimeoutMs",
 ]);
 const ENDPOINT_KEYS = new Set<string>([
   ...ENDPOINT_LIMIT_KEYS, "maxConnections", "enabled", "idPrefix", "defaultData", "protocols", "protocolMismatch",
@@ -105,6 +121,13 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxHeaderBytes: limit(options, "maxHeaderBytes"),
     heartbeatMs: limit(options, "heartbeatMs"),
     stopTimeoutMs: limit(options, "stopTimeoutMs"),
+    services: {
+      restartLimit: limit(options, "serviceRestartLimit"),
+      restartWindowMs: limit(options, "serviceRestartWindowMs"),
+      backoffBaseMs: limit(options, "serviceBackoffBaseMs"),
+      backoffMaxMs: limit(options, "serviceBackoffMaxMs"),
+      stopTimeoutMs: limit(options, "serviceStopTimeoutMs"),
+    },
     ...resolveEndpointLimits(options, undefined),
   };
 }

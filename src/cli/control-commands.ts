@@ -1,0 +1,159 @@
+/**
+ * The CLI commands that talk to a running server over its control socket:
+ *
+ *   switchboard stop                      graceful stop; prints each phase
+ *   switchboard status [--json]           a readable table, or the raw JSON
+ *   switchboard command NAME [ARGS...]    any control command (`command help` lists them)
+ *
+ * Each takes `--socket PATH`; the program's owner may pass `resolveSocket` to find the socket
+ * from the config file the way `serve` does (then `--config FILE` is offered too).
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { resolveConfig } from "../config/resolve.ts";
+import type { StatusResult } from "../control/builtin-commands.ts";
+import type { EndpointInfo } from "../control/context.ts";
+import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
+import type { ServiceStatus } from "../runtime/supervisor.ts";
+import { NoServerError, sendCommand } from "./control-client.ts";
+
+export interface ControlCommandsOptions {
+  /** Where the socket is, given the command's options (`socket`, `config`). Default: --socket, else ./switchboard.sock. */
+  resolveSocket?: (opts: { socket?: string; config?: string }) => string | Promise<string>;
+  /** Results (default: stdout). */
+  out?: (text: string) => void;
+  /** Progress and errors (default: stderr). */
+  err?: (text: string) => void;
+  /** Default: sets process.exitCode. */
+  setExitCode?: (code: number) => void;
+  /** How long to wait for a reply (default 30 s; `stop` waits as long as the stop takes plus this). */
+  timeoutMs?: number;
+}
+
+/** Exit codes of the control CLI commands. */
+export const CliExit = { Ok: 0, CommandFailed: 1, NoServer: 3 } as const;
+
+interface CommonOpts {
+  socket?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export function addControlCommands(program: Command, options: ControlCommandsOptions = {}): Command {
+  const out = options.out ?? ((t: string) => process.stdout.write(`${t}\n`));
+  const err = options.err ?? ((t: string) => process.stderr.write(`${t}\n`));
+  const setExitCode = options.setExitCode ?? ((c: number) => { process.exitCode = c; });
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const socketOf = async (opts: CommonOpts): Promise<string> =>
+    options.resolveSocket ? await options.resolveSocket(opts) : opts.socket ?? DEFAULT_CONTROL_SOCKET;
+
+  const common = (cmd: Command): Command => {
+    cmd.option("-s, --socket <path>", `control socket of the server (default: ./${DEFAULT_CONTROL_SOCKET})`);
+    if (options.resolveSocket) cmd.option("-c, --config <file>", "find the control socket in this config file, as `serve` does");
+    return cmd;
+  };
+
+  /** Run one request; print errors in one line with what to do; set the exit code. */
+  const run = async (opts: CommonOpts, command: string, args: string[], show: (result: unknown) => void, waitForClose = false) => {
+    try {
+      const path = await socketOf(opts);
+      const result = await sendCommand(path, command, args, {
+        timeoutMs: waitForClose ? undefined : timeoutMs,
+        waitForClose,
+        onProgress: (p) => err(`… ${describeProgress(p)}`),
+      });
+      show(result);
+      setExitCode(CliExit.Ok);
+    } catch (e) {
+      err(`switchboard ${command}: ${(e as Error).message}`);
+      setExitCode(e instanceof NoServerError ? CliExit.NoServer : CliExit.CommandFailed);
+    }
+  };
+
+  common(program.command("stop"))
+    .description("stop the running server gracefully (close connections with 1001, finish tasks, stop services)")
+    .action((opts: CommonOpts) => run(opts, "stop", [], () => out("server stopped"), true));
+
+  common(program.command("status"))
+    .description("show uptime, memory, connections per endpoint, rooms, services and their states")
+    .option("--json", "print the raw JSON")
+    .action((opts: CommonOpts) => run(opts, "status", [], (result) => out(opts.json ? JSON.stringify(result, null, 2) : formatStatus(result as StatusResult))));
+
+  common(program.command("command"))
+    .description("send any control command to the running server (`switchboard command help` lists them)")
+    .argument("<name>", "command name")
+    .argument("[args...]", "its arguments (put -- before arguments that start with -)")
+    .option("--json", "print the result as JSON even when it is text")
+    .action((name: string, args: string[], opts: CommonOpts) =>
+      run(opts, name, args, (result) => out(typeof result === "string" && !opts.json ? result : JSON.stringify(result, null, 2))));
+
+  return program;
+}
+
+/** What the program gives every command group (the shape of main.ts's CliIO). */
+export interface ControlCliIO {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/**
+ * The control commands as a command group for main.ts: the socket comes from --socket, else the
+ * config (`controlSocket`, from --config / SWITCHBOARD_CONFIG / switchboard.config.* and
+ * SWITCHBOARD_CONTROL_SOCKET, exactly as `serve` resolves it), else ./switchboard.sock.
+ */
+export function controlCommandGroup(program: Command, io: ControlCliIO): void {
+  addControlCommands(program, {
+    out: (t) => io.out(`${t}\n`),
+    err: (t) => io.err(`${t}\n`),
+    resolveSocket: async (opts) => {
+      if (opts.socket !== undefined) return resolve(io.cwd, opts.socket);
+      const config = await resolveConfig({ cwd: io.cwd, env: io.env, configPath: opts.config, cli: {} });
+      return config.controlSocket ?? resolve(io.cwd, DEFAULT_CONTROL_SOCKET);
+    },
+  });
+}
+
+function describeProgress(p: unknown): string {
+  if (typeof p === "object" && p !== null && "phase" in p) return String((p as { phase: unknown }).phase);
+  return typeof p === "string" ? p : JSON.stringify(p);
+}
+
+/** The `status` table. */
+export function formatStatus(s: StatusResult): string {
+  const lines = [
+    `Switchboard  pid ${s.pid}  up ${formatDuration(s.uptimeMs)}${s.nodeId ? `  node ${s.nodeId}` : ""}`,
+    `memory       rss ${mib(s.memory.rss)}  heap ${mib(s.memory.heapUsed)} / ${mib(s.memory.heapTotal)}${s.rooms !== null ? `\nrooms        ${s.rooms}` : ""}`,
+    "",
+    table(["ENDPOINT", "ENABLED", "CONNECTIONS", "ROOMS"], s.endpoints.map((e: EndpointInfo) =>
+      [e.path, e.enabled ? "yes" : "no", String(e.connections), e.rooms === undefined ? "-" : String(e.rooms)])),
+    "",
+    table(["SERVICE", "STATE", "RESTARTS", "CRITICAL", "LAST ERROR"], s.services.map((v: ServiceStatus) =>
+      [v.name, v.state, String(v.restarts), v.critical ? "yes" : "no", v.lastError ?? ""])),
+  ];
+  return lines.join("\n");
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  if (d > 0) return `${d}d ${h}h ${m}m`;
+  if (h > 0) return `${h}h ${m}m ${sec}s`;
+  if (m > 0) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  if (rows.length === 0) return `${header[0]}  (none)`;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,47 @@
+/**
+ * What control commands may see and do on a running server. The Server implements it through
+ * an adapter (control/server-context.ts); unit tests use a fake. Keeping commands against this
+ * small interface means they never reach into the server's internals.
+ */
+import type { ServiceState, ServiceStatus } from "../runtime/supervisor.ts";
+
+export interface EndpointInfo {
+  readonly path: string;
+  readonly enabled: boolean;
+  readonly connections: number;
+  /** Set by app endpoints only. */
+  readonly rooms?: number;
+}
+
+export interface ConnectionInfo {
+  readonly id: string;
+  readonly path: string;
+  readonly protocol?: string;
+  readonly remoteAddress?: string;
+  readonly bufferedAmount?: number;
+}
+
+export interface ControlContext {
+  /** ms since the server started. */
+  uptimeMs(): number;
+  /** The cluster node id, if the server is in a cluster. */
+  nodeId(): string | undefined;
+  endpoints(): EndpointInfo[];
+  /** Throws ControlError "not_found" for an unknown path. */
+  setEndpointEnabled(path: string, enabled: boolean): void;
+  /** Every connection, or those of one endpoint (not_found for an unknown path). */
+  connections(path?: string): ConnectionInfo[];
+  /** Close one connection; not_found for an unknown id. */
+  kick(id: string, code: number, reason: string): void;
+  /** Send a text message to every connection of an endpoint; returns how many got it. */
+  broadcast(path: string, message: string): number;
+  services(): ServiceStatus[];
+  restartService(name: string): Promise<ServiceState>;
+  /** Returns the level now in force (throws OptionError on an unknown level). */
+  setLogLevel(level: string): string;
+  /**
+   * Start a graceful stop. Resolves once everything but the control socket has stopped (so the
+   * reply can still be sent); `progress` hears each phase.
+   */
+  stop(progress: (phase: string) => void): Promise<void>;
+}
