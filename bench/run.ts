@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ChildProcess } from "node:child_process";
-import { CONTENDERS, ROOT, contender, setProfiling, startServer, stopServer, type Contender } from "./lib/contenders.ts";
+import { CONTENDERS, ROOT, compileServers, contender, setProfiling, startServer, stopServer, type Contender } from "./lib/contenders.ts";
 import { startRedis } from "./lib/redis.ts";
 import { fromSparse, merge, newHist, percentile } from "./lib/hist.ts";
 import { startWorker, type Worker } from "./lib/pool.ts";
@@ -194,6 +194,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   progress(`${quick ? "quick" : "full"} run; ${availableParallelism()} cores; pinning ${canPin() ? "server -> core 0, load generator -> core 1" : "NOT available (no taskset or 1 core): figures are less comparable"}`);
   checkFdLimit(quick ? 2000 : 10_000);
+  progress("compiling the Node servers with tsc (bench/.build)");
+  compileServers();
   for (let i = 0; i < nWorkers; i++) workers.push(startWorker());
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];
