@@ -54,7 +54,7 @@ export class Router {
   /** One frame from a client. Never throws; never returns a rejected promise. */
   handle(conn: AppConn, data: Uint8Array | string, isBinary: boolean): void {
     if (isBinary) return this.bad(conn, new ProtocolError("binary frames are not part of protocol v1"));
-    const text = typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
+    const text = typeof data === "string" ? data : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
     const request = parseRequest(text);
     if (request instanceof ProtocolError) return this.bad(conn, request);
     const task = this.tasks.get(request.task);
@@ -90,15 +90,7 @@ export class Router {
    */
   private run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): void {
     if (this.work?.closed === true) return this.fail(conn, request, "overloaded", "the server is stopping");
-    let controller: AbortController | undefined;
-    const ctx: TaskContext = {
-      data: request.data, conn, user: conn.user, room: conn.room, rooms: this.rooms,
-      // Made on first use: a sync task that never looks at its signal never pays for one.
-      get signal() {
-        return (controller ??= new AbortController()).signal;
-      },
-      push: (name, data) => conn.push(name, data),
-    };
+    const ctx = new RequestContext(request.data, conn, this.rooms);
     let result: unknown;
     try {
       result = task.guard === undefined && task.worker === undefined && task.handler !== undefined ? this.callSync(task, ctx) : this.execute(task, ctx);
@@ -106,7 +98,7 @@ export class Router {
       return this.failWith(conn, task, request, error);
     }
     if (!isThenable(result)) return this.succeed(conn, task, request, result);
-    controller ??= new AbortController();
+    const controller = ctx.controller;
     const settled = this.settle(conn, task, request, controller, result);
     // Tracked work: a graceful stop waits for it, and aborts it at the deadline.
     if (this.work !== undefined) {
@@ -197,6 +189,40 @@ export class Router {
     // The stack goes to the log only: the wire gets a fixed message.
     this.log.error({ err: error, task: task.name, conn: conn.id }, "task threw");
     this.fail(conn, request, "internal", "internal error");
+  }
+}
+
+/**
+ * What a task handler gets. A class (one shape for every request, so property reads stay
+ * fast) whose AbortController is made on first use of `signal`: a sync task that never looks
+ * at its signal never pays for one.
+ */
+class RequestContext implements TaskContext {
+  readonly user: AppConn["user"];
+  readonly room: string | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(
+    public data: unknown,
+    readonly conn: AppConn,
+    readonly rooms: RoomsApi,
+  ) {
+    this.user = conn.user;
+    this.room = conn.room;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get controller(): AbortController {
+    return (this.#controller ??= new AbortController());
+  }
+
+  /** A function of its own (handlers destructure it: `({ data, push }) => …`), made on use. */
+  get push(): (task: string, data: unknown) => boolean {
+    const conn = this.conn;
+    return (task, data) => conn.push(task, data);
   }
 }
 
