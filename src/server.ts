@@ -146,7 +146,7 @@ export class Server {
 
   /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
   app(path: string, options: AppOptions = {}): App {
-    const app = new App(path, options, this.log, this.cluster);
+    const app = new App(path, options, this.log, this.cluster, this.work);
     app.attach(this.endpoint(path, app.endpointOptions()));
     // The first app also serves the browser client (built on the first request, cached).
     if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
@@ -245,11 +245,13 @@ export class Server {
     const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
     this.#state = "stopping";
     this.#heartbeat.stop();
-    for (const app of this.#apps) app.stop(); // tasks in flight see their signal fire
     const listenerClosed = this.#http.stopAccepting();
     const rawStopped = Promise.all(this.#listeners.map((listener) => listener.stop()));
+    // Running tasks finish and their replies go out while the connections are still open;
+    // at the deadline their signals abort. Requests arriving meanwhile are refused (overloaded).
     const work = await this.#services.work.drain(timeoutMs);
     if (work.aborted + work.abandoned > 0) this.log.warn(work, "stop deadline reached: in-flight work aborted");
+    for (const app of this.#apps) app.stop(); // anything still running sees its signal fire
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));

@@ -18,7 +18,7 @@ import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from ".
 import { Rooms, isRoomName } from "./rooms.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
-import { Router, type RouterStats } from "./router.ts";
+import { Router, type RouterStats, type WorkTracker } from "./router.ts";
 import { anonymousSession, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
 
@@ -83,7 +83,7 @@ export class App {
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
   #endpoint: Endpoint<AppData> | undefined;
 
-  constructor(readonly path: string, private readonly options: AppOptions, log: Logger, cluster: ClusterService) {
+  constructor(readonly path: string, private readonly options: AppOptions, log: Logger, cluster: ClusterService, work?: WorkTracker) {
     this.#log = log.child({ app: path });
     for (const key of Object.keys(options)) {
       if (!APP_KEYS.has(key)) throw new OptionError(key, `unknown app option (known: ${[...APP_KEYS].join(", ")})`);
@@ -103,7 +103,7 @@ export class App {
       all: (text) => void this.#fanout(this.#conns.values(), text),
     }, this.#log);
     this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true, this.#cluster);
-    this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log);
+    this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log, undefined, work);
     this.#registerBuiltins();
   }
 
@@ -134,7 +134,7 @@ export class App {
     return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters } };
   }
 
-  /** The server is stopping: every task's signal fires (the connections then close with 1001). */
+  /** The server has stopped waiting for tasks: any still running sees its signal fire. */
   stop(): void {
     for (const conn of this.#conns.values()) conn.abortAll(new TaskAbort("stopped", "the server is stopping"));
   }

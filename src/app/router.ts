@@ -35,6 +35,12 @@ export function newRouterStats(): RouterStats {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** In-flight work a graceful stop waits for (the server's `work`; runtime/inflight.ts). */
+export interface WorkTracker {
+  readonly closed: boolean;
+  run<T>(fn: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
+}
+
 export class Router {
   constructor(
     private readonly tasks: ReadonlyMap<string, TaskDefinition<any, any, any>>,
@@ -42,12 +48,13 @@ export class Router {
     private readonly options: RouterOptions,
     private readonly log: Logger,
     readonly stats: RouterStats = newRouterStats(),
+    private readonly work?: WorkTracker,
   ) {}
 
   /** One frame from a client. Never throws; never returns a rejected promise. */
   handle(conn: AppConn, data: Uint8Array | string, isBinary: boolean): void {
     if (isBinary) return this.bad(conn, new ProtocolError("binary frames are not part of protocol v1"));
-    const text = typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
+    const text = typeof data === "string" ? data : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
     const request = parseRequest(text);
     if (request instanceof ProtocolError) return this.bad(conn, request);
     const task = this.tasks.get(request.task);
@@ -55,7 +62,7 @@ export class Router {
     if (conn.inFlight.size >= this.options.maxInFlightTasks) {
       return this.fail(conn, request, "overloaded", "too many calls in flight");
     }
-    void this.run(conn, task, request);
+    this.run(conn, task, request);
   }
 
   private bad(conn: AppConn, error: ProtocolError): void {
@@ -75,21 +82,55 @@ export class Router {
     else this.log.debug({ conn: conn.id, task: request.task, code }, `send failed: ${message}`);
   }
 
-  private async run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): Promise<void> {
-    const controller = new AbortController();
+  /**
+   * Run a task. A plain handler is called at once: when it returns a value (not a promise) the
+   * reply goes out in the same tick, with no timer, no AbortController and no promise — the
+   * common case pays for nothing it does not use. Anything asynchronous (a promise, a guard, a
+   * schema-checked async handler, a worker) takes the tracked path below.
+   */
+  private run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): void {
+    if (this.work?.closed === true) return this.fail(conn, request, "overloaded", "the server is stopping");
+    const ctx = new RequestContext(request.data, conn, this.rooms);
+    let result: unknown;
+    try {
+      result = task.guard === undefined && task.worker === undefined && task.handler !== undefined ? this.callSync(task, ctx) : this.execute(task, ctx);
+    } catch (error) {
+      return this.failWith(conn, task, request, error);
+    }
+    if (!isThenable(result)) return this.succeed(conn, task, request, result);
+    const controller = ctx.controller;
+    const settled = this.settle(conn, task, request, controller, result);
+    // Tracked work: a graceful stop waits for it, and aborts it at the deadline.
+    if (this.work !== undefined) {
+      const abortOnStop = controller;
+      void this.work.run((stopSignal) => {
+        stopSignal.addEventListener("abort", () => abortOnStop.abort(new TaskAbort("stopped", "the server is stopping")), { once: true });
+        return settled;
+      });
+    }
+  }
+
+  /** Schema check, then the handler, synchronously (throws on a bad schema). */
+  private callSync(task: TaskDefinition<any, any, any>, ctx: TaskContext): unknown {
+    if (task.schema !== undefined) {
+      const parsed = task.schema.safeParse(ctx.data);
+      if (!parsed.success) throw new TaskError("bad_request", schemaMessage(parsed.error));
+      ctx.data = parsed.data;
+    }
+    return task.handler!(ctx);
+  }
+
+  /** Wait for an asynchronous task: the first of it settling, or its signal (timeout, disconnect, stop). */
+  private async settle(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, controller: AbortController, pending: PromiseLike<unknown>): Promise<void> {
     const key = request.id ?? conn.nextSendKey();
     conn.inFlight.set(key, controller);
     const timeoutMs = task.timeoutMs ?? this.options.taskTimeoutMs;
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout", `task "${task.name}" took more than ${timeoutMs} ms`)), timeoutMs);
-    const ctx: TaskContext = {
-      data: request.data, conn, user: conn.user, room: conn.room, rooms: this.rooms,
-      signal: controller.signal, push: (name, data) => conn.push(name, data),
-    };
-    // The first of: the task settles, or its signal fires (timeout, disconnect, stop).
     const outcome = await new Promise<Outcome>((resolve) => {
+      if (controller.signal.aborted) return resolve({ ok: false, error: controller.signal.reason });
       const onAbort = (): void => resolve({ ok: false, error: controller.signal.reason });
       controller.signal.addEventListener("abort", onAbort, { once: true });
-      this.execute(task, ctx).then(
+      Promise.resolve(pending).then(
         (value) => resolve({ ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       ).finally(() => controller.signal.removeEventListener("abort", onAbort));
@@ -149,4 +190,42 @@ export class Router {
     this.log.error({ err: error, task: task.name, conn: conn.id }, "task threw");
     this.fail(conn, request, "internal", "internal error");
   }
+}
+
+/**
+ * What a task handler gets. A class (one shape for every request, so property reads stay
+ * fast) whose AbortController is made on first use of `signal`: a sync task that never looks
+ * at its signal never pays for one.
+ */
+class RequestContext implements TaskContext {
+  readonly user: AppConn["user"];
+  readonly room: string | undefined;
+  #controller: AbortController | undefined;
+
+  constructor(
+    public data: unknown,
+    readonly conn: AppConn,
+    readonly rooms: RoomsApi,
+  ) {
+    this.user = conn.user;
+    this.room = conn.room;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get controller(): AbortController {
+    return (this.#controller ??= new AbortController());
+  }
+
+  /** A function of its own (handlers destructure it: `({ data, push }) => …`), made on use. */
+  get push(): (task: string, data: unknown) => boolean {
+    const conn = this.conn;
+    return (task, data) => conn.push(task, data);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }

@@ -2,7 +2,7 @@
  * A task: a named handler that turns a request's data into a reply. Isolated: whatever it
  * throws becomes an `internal` error reply (the stack goes to the log, never the wire); it
  * has a time limit (`timeout`) and an AbortSignal that fires on timeout, client disconnect
- * and server stop; an optional schema (`bad_request` naming the bad field) and guard
+ * and at a graceful stop's deadline; an optional schema (`bad_request` naming the bad field) and guard
  * (`forbidden`); and it may run on a worker-thread pool.
  */
 import type { z } from "zod";
@@ -29,7 +29,7 @@ export interface TaskContext<D = unknown, U extends User = User> {
   /** The connection's first room (the one it joined at connect), if any. */
   room: string | undefined;
   rooms: RoomsApi;
-  /** Fires on timeout, client disconnect and server stop: stop work and return. */
+  /** Fires on timeout, client disconnect and at a graceful stop's deadline: stop work and return. */
   signal: AbortSignal;
   /** Push to the calling connection. */
   push(task: string, data: unknown): boolean;

@@ -96,6 +96,7 @@ export interface ControlCliIO {
   env: Record<string, string | undefined>;
   out: (text: string) => void;
   err: (text: string) => void;
+  setExitCode?: (code: number) => void;
 }
 
 /**
@@ -107,6 +108,7 @@ export function controlCommandGroup(program: Command, io: ControlCliIO): void {
   addControlCommands(program, {
     out: (t) => io.out(`${t}\n`),
     err: (t) => io.err(`${t}\n`),
+    ...(io.setExitCode ? { setExitCode: io.setExitCode } : {}),
     resolveSocket: async (opts) => {
       if (opts.socket !== undefined) return resolve(io.cwd, opts.socket);
       const config = await resolveConfig({ cwd: io.cwd, env: io.env, configPath: opts.config, cli: {} });

@@ -8,12 +8,15 @@ import { Command, CommanderError, Option } from "commander";
 import { LOG_LEVELS } from "../config/schema.ts";
 import { SwitchboardError } from "../errors.ts";
 import { serve, type ServeFlags } from "./serve.ts";
+import { controlCommandGroup } from "./control-commands.ts";
 
 export interface CliIO {
   cwd: string;
   env: Record<string, string | undefined>;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** A command that finished with a failure reports its exit code here (main() returns it). */
+  setExitCode?: (code: number) => void;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -26,6 +29,7 @@ export type CommandGroup = (program: Command, io: CliIO) => void;
 // `add…Commands(program)` function and append it to this list.
 const COMMAND_GROUPS: readonly CommandGroup[] = [
   addServeCommand,
+  controlCommandGroup, // stop, status, command
 ];
 // ──────────────────────────────────────────────────────────────────────────────────────────
 
@@ -63,28 +67,19 @@ function addServeCommand(program: Command, io: CliIO): void {
       "  SWITCHBOARD_PORT=0 switchboard serve --config deploy/switchboard.config.json",
     ].join("\n"))
     .action(async (dir: string | undefined, options: Omit<ServeFlags, "dir">) => {
-      const { server } = await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n") });
-      // Graceful stop on the first signal, immediate exit on the second.
-      // (The runtime layer's bootstrap will take over signals, lock file and logging.)
-      const stop = (signal: NodeJS.Signals) => {
-        process.once(signal, () => process.exit(130));
-        io.out(`\n${signal}: stopping (again to force)\n`);
-        server.stop().then(() => process.exit(0), (err: unknown) => {
-          io.err(`switchboard: error while stopping: ${String(err)}\n`);
-          process.exit(1);
-        });
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      // The standalone runtime owns signals from here: a graceful stop on the first, exit on the second.
+      await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n") });
     });
 }
 
 /** Run the CLI; resolves to the exit code (a running `serve` resolves 0 and keeps running). */
-export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+export async function main(argv: readonly string[], baseIO: CliIO = processIO()): Promise<number> {
+  let exitCode = 0;
+  const io: CliIO = { ...baseIO, setExitCode: (code) => (exitCode = code) };
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv as string[]);
-    return 0;
+    return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed the message and the help hint; --help/--version exit 0.

@@ -1,20 +1,24 @@
 /**
  * `switchboard serve`: resolve the config, build a Server, load the handler directory onto
  * it, add the console page and static files, start, and print the banner with every URL.
- * Returns the running server; signals and exit codes are main.ts's business.
+ * The server runs as a standalone process (runtime/standalone.ts): lock file, control socket,
+ * signal handling and exit codes.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pino } from "pino";
 import { createServer, type Server } from "../server.ts";
 import type { ServerOptions } from "../options.ts";
 import { OptionError } from "../errors.ts";
 import type { LimitName } from "../limits.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/resolve.ts";
 import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
-import { FILE_KINDS } from "../loader/kinds.ts";
+import { FILE_KINDS, mountContext } from "../loader/kinds.ts";
 import { createStaticHandler } from "../transport/static.ts";
+import { createRuntimeLogger } from "../runtime/logging.ts";
+import { runStandalone, type Standalone } from "../runtime/standalone.ts";
+import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
+import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
 
 export interface ServeFlags {
   dir?: string | undefined;
@@ -34,6 +38,7 @@ export interface ServeContext {
 
 export interface Serving {
   server: Server;
+  standalone: Standalone;
   config: ResolvedConfig;
   loaded: LoadedFile[];
 }
@@ -58,15 +63,19 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     throw new OptionError("static", `directory not found: ${config.static} (from ${config.sources.static}): create it or point --static at an existing one`);
   }
 
+  // The config always resolves a level ("info" by default): pass it only when it was set, so
+  // that LOG_LEVEL still works.
+  const runtimeLogger = createRuntimeLogger({
+    ...(config.sources.logLevel === "default" ? {} : { level: config.logLevel }),
+    ...(config.logFile === undefined ? {} : { file: config.logFile }),
+  }, ctx.env);
   const options: ServerOptions = {
     port: config.port,
     host: config.host,
     perMessageDeflate: config.perMessageDeflate,
     // No Redis URL: the in-memory bus (one node). The config's prefix is used as given.
     cluster: config.cluster.redis === undefined ? {} : { redis: config.cluster.redis, prefix: config.cluster.prefix },
-    logger: config.logFile === undefined
-      ? { level: config.logLevel }
-      : { level: config.logLevel, destination: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) },
+    logger: runtimeLogger.logger,
   };
   for (const name of SERVER_LIMITS) {
     const value = config.limits[name];
@@ -76,7 +85,7 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
 
   const loaded = await loadHandlerDirectory(server, config.handlers, {
     kinds: FILE_KINDS,
-    context: { endpointDefaults: config.limits.maxConnections === undefined ? {} : { maxConnections: config.limits.maxConnections } },
+    context: mountContext(config.limits.maxConnections === undefined ? {} : { maxConnections: config.limits.maxConnections }),
   });
 
   const consolePage = readFileSync(CONSOLE_FILE);
@@ -87,9 +96,13 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   // The listener answers 500 (and logs) if a middleware throws.
   if (config.static !== undefined) server.use(createStaticHandler(config.static));
 
-  await server.start();
+  const standalone = await runStandalone(server, {
+    lockFile: config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
+    controlSocket: config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
+    setLogLevel: (level) => runtimeLogger.setLevel(level),
+  });
   for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
-  return { server, config, loaded };
+  return { server, standalone, config, loaded };
 }
 
 /** The start-up banner: every endpoint URL and page URL, and the real bound port. */

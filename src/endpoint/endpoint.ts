@@ -10,7 +10,7 @@ import type { EndpointOptions, ResolvedEndpointLimits } from "../options.ts";
 import type { PrepareMessage, TransportSocket } from "../transport/socket.ts";
 import { broadcastPrepared, type BroadcastOptions, type BroadcastResult } from "./broadcast.ts";
 import { Connection, type SendPolicy, type SlowConsumerPolicy } from "./connection.ts";
-import { chooseProtocol, type HandshakeDecision, type HandshakeRequest } from "./handshake.ts";
+import { chooseProtocol, type HandshakeDecision, type HandshakeRequest, type HandshakeResult } from "./handshake.ts";
 import { asError, runHook } from "../hooks.ts";
 import type { ConnectionIds } from "./ids.ts";
 
@@ -86,20 +86,30 @@ export class Endpoint<D = Record<string, unknown>> {
     return { path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, ...this.#counters };
   }
 
-  /** @internal Decide an upgrade: limits, enabled flag, subprotocol, then the user's hook. */
-  async decide(req: HandshakeRequest): Promise<HandshakeDecision> {
+  /**
+   * @internal Decide an upgrade: limits, enabled flag, subprotocol, then the user's hook.
+   * Synchronous unless the hook returns a promise: most upgrades are decided in one call.
+   */
+  decide(req: HandshakeRequest): HandshakeDecision | Promise<HandshakeDecision> {
     const refusal = this.#refusal(req);
     if (refusal !== undefined) {
       this.#counters.rejected++;
       return refusal;
     }
     this.#reserved++;
-    let decision: HandshakeDecision;
+    let decision: HandshakeDecision | Promise<HandshakeDecision>;
     try {
-      decision = await this.#runHandshakeHook(req);
+      decision = this.#runHandshakeHook(req);
     } catch (err) {
       decision = this.#hookFailure(err);
     }
+    if (decision instanceof Promise) {
+      return decision.then((d) => this.#settle(d), (err: unknown) => this.#settle(this.#hookFailure(err)));
+    }
+    return this.#settle(decision);
+  }
+
+  #settle(decision: HandshakeDecision): HandshakeDecision {
     if (!decision.ok) {
       this.#reserved--;
       this.#counters.rejected++;
@@ -167,7 +177,7 @@ export class Endpoint<D = Record<string, unknown>> {
     return undefined;
   }
 
-  async #runHandshakeHook(req: HandshakeRequest): Promise<HandshakeDecision> {
+  #runHandshakeHook(req: HandshakeRequest): HandshakeDecision | Promise<HandshakeDecision> {
     const options = this.#options;
     const chosen = chooseProtocol(options.protocols, req.protocols);
     if (chosen === undefined && options.protocolMismatch !== "accept") {
@@ -176,7 +186,13 @@ export class Endpoint<D = Record<string, unknown>> {
     const protocol = chosen ?? "";
     const base = options.defaultData ? options.defaultData() : ({} as D);
     if (options.handshake === undefined) return { ok: true, protocol, data: base };
-    const result = await options.handshake({ ...req, protocol });
+    const result = options.handshake(req.protocol === protocol ? req : { ...req, protocol });
+    return result instanceof Promise
+      ? result.then((settled) => this.#applyHookResult(req, protocol, base, settled))
+      : this.#applyHookResult(req, protocol, base, result);
+  }
+
+  #applyHookResult(req: HandshakeRequest, protocol: string, base: D, result: HandshakeResult<D>): HandshakeDecision {
     if (result === undefined || result === null) return { ok: true, protocol, data: base };
     if (result instanceof HandshakeRejection) return { ok: false, status: result.status, reason: result.reason };
     const finalProtocol = result.protocol ?? protocol;

@@ -9,7 +9,7 @@
 import { statSync } from "node:fs";
 import { LoadError, type LoadProblem } from "../errors.ts";
 import type { Server } from "../server.ts";
-import { FILE_KINDS, type FileKind, type MountContext } from "./kinds.ts";
+import { FILE_KINDS, mountContext, type FileKind, type MountContext } from "./kinds.ts";
 import { scanDirectory } from "./scan.ts";
 import { importFile } from "./import-file.ts";
 
@@ -28,7 +28,7 @@ export interface LoadOptions {
 
 export async function loadHandlerDirectory(server: Server, dir: string, options: LoadOptions = {}): Promise<LoadedFile[]> {
   const kinds = options.kinds ?? FILE_KINDS;
-  const context = options.context ?? { endpointDefaults: {} };
+  const context = options.context ?? mountContext();
   if (!isDirectory(dir)) {
     throw new LoadError(dir, [{ rel: ".", problem: "the handler directory does not exist: pass DIR to `switchboard serve DIR`, or set `handlers` in the config" }]);
   }

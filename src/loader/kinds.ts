@@ -3,17 +3,32 @@
  * name a file serves, how to tell a good export from a wrong one, and how to mount it on the
  * server. The loader (directory.ts) knows nothing else about any kind.
  *
- * To add a kind (tasks, services): write its entry next to ENDPOINT_FILES and add it to
- * FILE_KINDS. Its folder is taken out of the endpoint tree automatically.
+ * To add a kind: write its entry next to the others and add it to FILE_KINDS. Its folder is
+ * taken out of the endpoint tree automatically.
  */
 import type { Server } from "../server.ts";
 import type { EndpointOptions } from "../options.ts";
 import type { ScanKind } from "./scan.ts";
+import type { App } from "../app/app.ts";
+import type { TaskDefinition } from "../app/task.ts";
+import { validateService, type Service } from "../runtime/service.ts";
+import { OptionError } from "../errors.ts";
+
+/** Where the tasks of a handler directory's `tasks/` folder are served (the switchboard.v1 protocol). */
+export const TASKS_APP_PATH = "/app";
 
 /** Settings from the standalone config that mounted files inherit. */
 export interface MountContext {
   /** Defaults for endpoint options a file does not set (limits.maxConnections). */
   readonly endpointDefaults: { maxConnections?: number };
+  /** The app that task files are registered on, mounted at TASKS_APP_PATH on first use. */
+  app(server: Server): App;
+}
+
+/** A mount context whose task app is created on the first task file. */
+export function mountContext(endpointDefaults: { maxConnections?: number } = {}): MountContext {
+  let app: App | undefined;
+  return { endpointDefaults, app: (server) => (app ??= server.app(TASKS_APP_PATH)) };
 }
 
 export interface FileKind<T = unknown> extends ScanKind {
@@ -43,10 +58,57 @@ export const ENDPOINT_FILES: FileKind<EndpointOptions> = {
   describe: (server, name) => server.url(name, "ws"),
 };
 
-export const FILE_KINDS: readonly FileKind<any>[] = [
-  ENDPOINT_FILES,
-  // ── further kinds of handler file register here (tasks/, services/) ──
-];
+/** Task files: `tasks/chat/say.ts` → task "chat.say", on the app at /app. The file name is the task name. */
+export const TASK_FILES: FileKind<TaskDefinition<any, any, any>> = {
+  kind: "task",
+  folder: "tasks",
+  expected: "defineTask({ name, handler })",
+  name: (segments) => segments.join("."),
+  check(value) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return `the default export must be an object made with defineTask({ … }), got ${describeValue(value)}`;
+    }
+    const task = value as Partial<TaskDefinition>;
+    if (typeof task.handler !== "function" && task.worker === undefined) return "a task needs a handler function (or a worker)";
+    if (task.name !== undefined && typeof task.name !== "string") return `"name" must be a string, got ${describeValue(task.name)}`;
+    return undefined;
+  },
+  mount(server, name, value, context) {
+    if (value.name !== undefined && value.name !== name) {
+      throw new OptionError("name", `the file serves task "${name}" but its definition is named "${value.name}": rename the file or drop the name`);
+    }
+    context.app(server).task({ ...value, name });
+  },
+  describe: (server, name) => `task ${name} on ${server.url(TASKS_APP_PATH, "ws")}`,
+};
+
+/** Service files: `services/ticker.ts` → service "ticker" (supervised, restarted when it dies). */
+export const SERVICE_FILES: FileKind<Service> = {
+  kind: "service",
+  folder: "services",
+  expected: "defineService({ start | main, stop })",
+  name: (segments) => segments.join("."),
+  check(value) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return `the default export must be an object made with defineService({ … }), got ${describeValue(value)}`;
+    }
+    try {
+      validateService({ name: "file", ...(value as object) } as Service);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return undefined;
+  },
+  mount(server, name, value) {
+    if (value.name !== undefined && value.name !== name) {
+      throw new OptionError("name", `the file serves service "${name}" but its definition is named "${value.name}": rename the file or drop the name`);
+    }
+    server.service(name, value);
+  },
+  describe: (_server, name) => `service ${name}`,
+};
+
+export const FILE_KINDS: readonly FileKind<any>[] = [ENDPOINT_FILES, TASK_FILES, SERVICE_FILES];
 
 export function describeValue(value: unknown): string {
   if (value === null) return "null";

@@ -9,10 +9,14 @@ export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const extensions = splitHeader(req.headers["sec-websocket-extensions"], ",");
+  let query: URLSearchParams | undefined;
   return {
     path: q === -1 ? url : url.slice(0, q),
     url,
-    query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
+    // Parsed on first use: most endpoints never read the query.
+    get query() {
+      return (query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1)));
+    },
     origin: req.headers.origin ?? (req.headers["sec-websocket-origin"] as string | undefined),
     version: Number(req.headers["sec-websocket-version"] ?? 13),
     protocols: splitHeader(req.headers["sec-websocket-protocol"], ","),

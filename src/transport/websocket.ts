@@ -33,7 +33,7 @@ export interface WebSocketAcceptorOptions {
   closeTimeoutMs: number;
   perMessageDeflate: false | DeflateOptions;
   /** Decide an upgrade after ws has validated its headers; may be async. */
-  decide(req: IncomingMessage): Promise<HandshakeDecision>;
+  decide(req: IncomingMessage): HandshakeDecision | Promise<HandshakeDecision>;
   /** An accepted upgrade whose socket went away before it opened (undo its reservation). */
   abandoned(): void;
 }
@@ -59,19 +59,25 @@ export class WebSocketAcceptor {
       // ws calls this after it has checked the upgrade headers (400 for bad ones), so our
       // hooks only ever see well-formed WebSocket requests.
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, status?: number, reason?: string) => void) => {
-        options.decide(info.req).then(
-          (decision) => {
-            if (decision.ok && info.req.socket.destroyed) {
-              options.abandoned(); // the client left while the hook ran
-              done(false, 400, "Bad Request");
-              return;
-            }
-            decisions.set(info.req, decision);
-            if (decision.ok) done(true);
-            else done(false, decision.status, decision.reason);
-          },
-          () => done(false, 500, "Internal Server Error"),
-        );
+        const settle = (decision: HandshakeDecision): void => {
+          if (decision.ok && info.req.socket.destroyed) {
+            options.abandoned(); // the client left while the hook ran
+            done(false, 400, "Bad Request");
+            return;
+          }
+          decisions.set(info.req, decision);
+          if (decision.ok) done(true);
+          else done(false, decision.status, decision.reason);
+        };
+        let decision: HandshakeDecision | Promise<HandshakeDecision>;
+        try {
+          decision = options.decide(info.req);
+        } catch {
+          done(false, 500, "Internal Server Error"); // decide() maps hook errors itself; this is a bug guard
+          return;
+        }
+        if (decision instanceof Promise) decision.then(settle, () => done(false, 500, "Internal Server Error"));
+        else settle(decision);
       },
       handleProtocols: (_offered: Set<string>, req: IncomingMessage) => {
         const decision = decisions.get(req);
@@ -141,6 +147,7 @@ interface PreparedFrame extends PreparedMessage {
 interface WsSender {
   _state: number;
   _queue: unknown[];
+  _bufferedBytes: number;
 }
 interface WsInternals {
   _sender: WsSender | null;
@@ -173,7 +180,9 @@ class WsTransportSocket implements TransportSocket {
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    // What ws's getter computes, read without its checks: this runs before every send.
+    const sender = (this.#ws as unknown as WsInternals)._sender;
+    return this.#raw.writableLength + (sender === null ? 0 : sender._bufferedBytes);
   }
 
   get isOpen(): boolean {
@@ -248,18 +257,27 @@ class WsTransportSocket implements TransportSocket {
     if (this.#corked) return;
     this.#corked = true;
     this.#raw.cork();
-    process.nextTick(uncork, this);
+    corkedThisTick.push(this);
+    if (corkedThisTick.length === 1) process.nextTick(uncorkAll);
   }
 
-  /** @internal */
+  /** @internal called once per tick for every socket corked in it. */
   uncorkNow(): void {
     this.#corked = false;
     this.#raw.uncork();
   }
 }
 
-function uncork(socket: WsTransportSocket): void {
-  socket.uncorkNow();
+/**
+ * The sockets corked in this tick. One nextTick callback uncorks them all, so a broadcast to
+ * 10,000 sockets schedules one callback, not 10,000.
+ */
+let corkedThisTick: WsTransportSocket[] = [];
+
+function uncorkAll(): void {
+  const sockets = corkedThisTick;
+  corkedThisTick = []; // a socket corked while we flush gets the next tick's callback
+  for (const socket of sockets) socket.uncorkNow();
 }
 
 function toWsDeflate(options: false | DeflateOptions): false | PerMessageDeflateOptions {

@@ -4,6 +4,9 @@
  * returns the bound port; runCli() waits for a command that is expected to exit.
  * Every wait is bounded; a child is stopped by its own PID only.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { withTimeout } from "./ws-client.ts";
@@ -31,6 +34,11 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "silent", SWITCHBOARD_LOG_LEVEL: "warn" };
   // Tests must not inherit a developer's SWITCHBOARD_* settings.
   for (const name of Object.keys(env)) if (name.startsWith("SWITCHBOARD_") && name !== "SWITCHBOARD_LOG_LEVEL") delete env[name];
+  // Each server process gets its own lock file and control socket (the runtime takes both), so
+  // tests that run several servers from one working directory do not contend for them.
+  const runtimeDir = mkdtempSync(join(tmpdir(), "switchboard-cli-"));
+  env.SWITCHBOARD_LOCK_FILE = join(runtimeDir, "switchboard.lock");
+  env.SWITCHBOARD_CONTROL_SOCKET = join(runtimeDir, "switchboard.sock");
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name];
     else env[name] = value;

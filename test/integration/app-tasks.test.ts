@@ -44,16 +44,38 @@ test("the signal fires when the client disconnects", async (t) => {
   assert.equal(r.code, "disconnected");
 });
 
-test("the signal fires when the server stops", async () => {
+test("a task still running at the stop deadline sees its signal fire", async () => {
   const started = deferred();
   const reason = deferred<any>();
   const { server, url } = await startApp({}, (app) => app.task("wait", abortable(started.resolve, reason.resolve)));
   const c = await ProtoClient.open(url);
   c.send("wait", null);
   await within(started.promise, 5000, "task start");
-  const stopped = server.stop();
+  const stopped = server.stop({ timeoutMs: 100 });
   const r = await within(reason.promise, 5000, "abort on stop");
   assert.equal(r.code, "stopped");
+  assert.equal((await c.waitClosed()).code, 1001);
+  await stopped;
+});
+
+test("a graceful stop lets running tasks finish: the reply arrives before the 1001; new calls are refused", async () => {
+  const started = deferred();
+  const release = deferred();
+  const { server, url } = await startApp({}, (app) =>
+    app.task("slow", async () => {
+      started.resolve();
+      await release.promise;
+      return "finished";
+    }),
+  );
+  const c = await ProtoClient.open(url);
+  const reply = c.call("slow", null);
+  await within(started.promise, 5000, "task start");
+  const stopped = server.stop({ timeoutMs: 5000 });
+  // While the stop waits for the task, the connection is open but takes no new work.
+  assert.equal((await c.call("slow", null)).error.code, "overloaded");
+  release.resolve();
+  assert.equal((await reply).data, "finished");
   assert.equal((await c.waitClosed()).code, 1001);
   await stopped;
 });

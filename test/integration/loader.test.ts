@@ -5,9 +5,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { createServer, type Server } from "../../src/index.ts";
 import { LoadError } from "../../src/errors.ts";
 import { loadHandlerDirectory } from "../../src/loader/directory.ts";
+import { mountContext } from "../../src/loader/kinds.ts";
+import { ProtoClient } from "../helpers/app-client.ts";
 import { connect, refusedStatus } from "../helpers/ws-client.ts";
 import { echoWithTag, makeTree } from "../helpers/tree.ts";
 
@@ -124,7 +128,43 @@ test("100 endpoint files in nested folders load and each answers at its own path
 test("config maxConnections is the default for endpoints that do not set their own", async (t) => {
   const dir = makeTree(t, { "one.ts": echoWithTag("one"), "many.ts": "export default { maxConnections: 5 };\n" });
   const server = newServer(t);
-  await loadHandlerDirectory(server, dir, { context: { endpointDefaults: { maxConnections: 1 } } });
+  await loadHandlerDirectory(server, dir, { context: mountContext({ maxConnections: 1 }) });
   assert.equal(server.endpoints.get("/one")!.stats().maxConnections, 1);
   assert.equal(server.endpoints.get("/many")!.stats().maxConnections, 5);
+});
+
+test("tasks/ files become tasks on the app at /app; services/ files become supervised services", async (t) => {
+  const dir = makeTree(t, {
+    "echo.ts": echoWithTag("e"),
+    "tasks/chat/say.ts": 'export default { handler: ({ data }) => ({ said: data }) };\n',
+    "tasks/math/double.ts": 'export default { name: "math.double", handler: ({ data }) => data * 2 };\n',
+    "tasks/misnamed.ts": 'export default { name: "other", handler: () => 1 };\n',
+    "tasks/_shared.ts": "export const helper = 1;\n",
+    "services/ticker.ts": "let n = 0; export default { start() { n = 1; }, stop() { n = 0; }, get ticks() { return n; } };\n",
+  });
+  const server = newServer(t);
+  await assert.rejects(loadHandlerDirectory(server, dir), /misnamed\.ts.*serves task "misnamed" but its definition is named "other"/s);
+  rmSync(join(dir, "tasks/misnamed.ts"));
+  const fresh = newServer(t);
+  const loaded = await loadHandlerDirectory(fresh, dir);
+  assert.deepEqual(loaded.map((f) => `${f.kind} ${f.name}`).sort(), ["endpoint /echo", "service ticker", "task chat.say", "task math.double"]);
+  await fresh.start();
+  assert.equal(fresh.services.states().find((s) => s.name === "ticker")?.state, "running");
+  const client = await ProtoClient.open(fresh.url("/app"));
+  assert.deepEqual((await client.call("chat.say", "hi")).data, { said: "hi" });
+  assert.equal((await client.call("math.double", 21)).data, 42);
+  await client.close();
+});
+
+test("a task or service file of the wrong shape stops start-up naming the file", async (t) => {
+  const dir = makeTree(t, {
+    "tasks/broken.ts": "export default { name: 'x' };\n",
+    "services/bad.ts": "export default { stop() {} };\n",
+  });
+  const server = newServer(t);
+  await assert.rejects(loadHandlerDirectory(server, dir), (err: Error) => {
+    assert.match(err.message, /tasks\/broken\.ts.*needs a handler/s);
+    assert.match(err.message, /services\/bad\.ts.*start\(\) or main\(\)/s);
+    return true;
+  });
 });

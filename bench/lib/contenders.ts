@@ -1,0 +1,160 @@
+// The contenders: how to start each server, whether it can run here, and how the load
+// generator speaks to it (path, post-open steps, the pre-built message per scenario kind).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TS_PLACEHOLDER, type FramePart } from "./frames.ts";
+import { pinned } from "./pin.ts";
+import { hasRedis } from "./redis.ts";
+import type { Step } from "./wsclient.ts";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SERVERS = join(ROOT, "bench", "servers");
+
+/** 32 bytes of user data: the "~" timestamp (16 B) and 16 B of padding. */
+export const P32 = TS_PLACEHOLDER + "xxxxxxxxxxxxxxxx";
+
+export type MsgKind = "text32" | "bin4k" | "rpc" | "fan32" | "room32";
+export type Path = "/echo" | "/fanout";
+
+export interface ClientSpec { path: string; steps: Step[]; parts: FramePart[] }
+
+export interface Contender {
+  name: string;
+  /** null when it can run here; otherwise the one-line reason it is skipped. */
+  unavailable(): string | null;
+  command(): string[];
+  client(kind: MsgKind, path: Path): ClientSpec;
+  /** Server processes to start (cluster: 2, each with NODE_INDEX); default 1. */
+  nodes?: number;
+  /** Needs a redis-server (its URL in REDIS_URL); its CPU counts as server CPU. */
+  redis?: boolean;
+}
+
+/**
+ * Node contenders run as JavaScript compiled by tsc (compileServers()), as they would in
+ * production: tsx's development transform wraps every function in `__name()`, which gives each
+ * closure a property dictionary (about 250 bytes) and a call through a wrapper — a cost of the
+ * dev loader, not of any contender.
+ */
+const BUILD = join(ROOT, "bench", ".build", "bench", "servers");
+const nodeCmd = (file: string, prof: boolean): string[] => [
+  process.execPath, ...(prof ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench", "results", "prof")] : []),
+  join(BUILD, file.replace(/\.ts$/, ".js")),
+];
+
+/** Compile src/ and bench/servers/ with tsc into bench/.build (tsconfig.bench.json). */
+export function compileServers(): void {
+  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  const result = spawnSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.bench.json")], { cwd: ROOT, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`compiling the bench servers failed:\n${result.stdout}${result.stderr}`);
+}
+
+/** Raw WebSocket messages: text32/fan32 as a 32 B text frame, bin4k as a 4 KiB binary frame. */
+function rawClient(kind: MsgKind, path: Path): ClientSpec {
+  const parts: FramePart[] = kind === "bin4k" ? [{ opcode: 2, binSize: 4096 }] : [{ opcode: 1, text: P32 }];
+  return { path, steps: [], parts };
+}
+
+/** The JSON RPC shape shared by ws-rpc and the app layer: {"task","data","id"}. */
+function rpcClient(kind: MsgKind, path: Path, fanTask: string, steps: Step[] = []): ClientSpec {
+  const task = kind === "rpc" ? "echo" : fanTask;
+  return { path, steps, parts: [{ opcode: 1, text: `{"task":"${task}","data":"${P32}","id":1}` }] };
+}
+
+let profiling = false;
+export function setProfiling(on: boolean): void { profiling = on; }
+
+function nodeContender(name: string, file: string, client: Contender["client"], needs?: () => string | null): Contender {
+  return {
+    name,
+    unavailable: () => needs?.() ?? (existsSync(join(SERVERS, file)) ? null : `bench/servers/${file} missing`),
+    command: () => nodeCmd(file, profiling),
+    client,
+  };
+}
+
+function bunBinary(): string | null {
+  try {
+    const req = createRequire(join(ROOT, "package.json"));
+    const bin = join(dirname(req.resolve("bun/package.json")), "bin", "bun.exe");
+    return spawnSync(bin, ["--version"]).status === 0 ? bin : null;
+  } catch { return null; }
+}
+
+export const CONTENDERS: Contender[] = [
+  nodeContender("ws-naive", "ws-naive.ts", rawClient),
+  nodeContender("ws-rpc", "ws-rpc.ts", (kind, path) => rpcClient(kind, path, "fanout")),
+  nodeContender("socketio", "socketio.ts", (kind, path) => {
+    const ns = path;
+    const steps: Step[] = [{ expect: "0" }, { send: `40${ns},`, expect: `40${ns},` }];
+    const p = "/socket.io/?EIO=4&transport=websocket";
+    if (kind === "bin4k") {
+      return { path: p, steps, parts: [
+        { opcode: 1, text: `451-${ns},["echo",{"_placeholder":true,"num":0}]` }, { opcode: 2, binSize: 4096 }] };
+    }
+    if (kind === "rpc") return { path: p, steps, parts: [{ opcode: 1, text: `42${ns},1["echo","${P32}"]` }] };
+    const ev = path === "/echo" ? "echo" : "fanout";
+    return { path: p, steps, parts: [{ opcode: 1, text: `42${ns},["${ev}","${P32}"]` }] };
+  }),
+  {
+    name: "bun",
+    unavailable: () => (bunBinary() ? null : "the `bun` npm package's binary does not run here"),
+    command: () => [bunBinary() ?? "bun", join(SERVERS, "bun.ts")],
+    client: rawClient,
+  },
+  nodeContender("switchboard", "switchboard.ts", rawClient, () =>
+    existsSync(join(ROOT, "src", "index.ts")) ? null : "not available yet: the endpoint layer (src/index.ts) is not on this branch"),
+  // The app sends switchboard.welcome first; /fanout members join room "all" in the URL.
+  {
+    // Two Switchboard nodes sharing /fanout through the Redis bus; subscribers split over both.
+    ...nodeContender("switchboard-cluster", "switchboard-cluster.ts", rawClient, () =>
+      !existsSync(join(ROOT, "src", "cluster")) ? "not available yet: the Redis cluster (src/cluster) is not on main"
+        : !hasRedis() ? "redis-server not found: apt-get install -y redis-server"
+          : existsSync(join(SERVERS, "switchboard-cluster.ts")) ? null
+            : "src/cluster has landed but bench/servers/switchboard-cluster.ts (PORT, REDIS_URL, NODE_INDEX) is not written yet"),
+    nodes: 2,
+    redis: true,
+  },
+  nodeContender("switchboard-app", "switchboard-app.ts", (kind, path) => ({
+    ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
+    path: path === "/fanout" ? "/fanout?room=all" : path,
+  }), () =>
+    existsSync(join(ROOT, "src", "app")) ? null : "not available yet: the app layer (src/app) is not on main"),
+];
+
+export function contender(name: string): Contender {
+  const c = CONTENDERS.find((x) => x.name === name);
+  if (!c) throw new Error(`unknown contender ${name}`);
+  return c;
+}
+
+export interface RunningServer { proc: ChildProcess; pid: number; port: number }
+
+/** Starts a contender pinned to core 0 with PORT in env; resolves on its "READY <port>" line. */
+export function startServer(c: Contender, port: number, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunningServer> {
+  const [cmd, ...args] = pinned(0, c.command());
+  const proc = spawn(cmd!, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => { stopServer(proc); reject(new Error(`${c.name}: no READY line within ${timeoutMs} ms`)); }, timeoutMs);
+    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`${c.name} exited early (code ${code})`)); });
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) { clearTimeout(timer); proc.stdout!.resume(); resolve({ proc, pid: proc.pid!, port: Number(m[1]) }); }
+    });
+  });
+}
+
+/** SIGTERM by PID, SIGKILL after 3 s; resolves when it has exited. */
+export function stopServer(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => proc.kill("SIGKILL"), 3000);
+    proc.once("exit", () => { clearTimeout(t); resolve(); });
+    proc.kill("SIGTERM");
+  });
+}

@@ -1,0 +1,70 @@
+// The scenarios of issue 10. Each phase is one table: a unit, a baseline (ratio = 1.00) and,
+// where the issue sets one, a target ratio against a named contender.
+import type { MsgKind, Path } from "./contenders.ts";
+
+export type Mode = "echo" | "fanout-rate" | "fanout-max" | "handshake" | "idle";
+
+export interface Target { vs: string; max: number; metric: "cpu" | "mem" | "p99" }
+
+export interface Phase {
+  id: string;
+  title: string;
+  unit: string;
+  mode: Mode;
+  baseline: string;
+  target?: Target;
+  /** Publisher messages per second (fanout-rate). */
+  rate?: number;
+  /** Messages in flight (echo per connection; fanout-max at the publisher). */
+  window?: number;
+}
+
+export interface Scenario {
+  id: string;
+  contenders: string[];
+  kind: MsgKind;
+  path: Path;
+  conns: number;
+  phases: Phase[];
+  /** Set when the scenario cannot run yet; printed as one line. */
+  unavailable?: () => string | null;
+}
+
+const RAW = ["ws-naive", "socketio", "bun", "switchboard"];
+
+export function scenarios(quick: boolean): Scenario[] {
+  const big = quick ? 2000 : 10_000;
+  const bigLabel = quick ? "2k (quick; 10k in the full run)" : "10k";
+  return [
+    { id: "echo-text32", contenders: RAW, kind: "text32", path: "/echo", conns: 100, phases: [
+      { id: "echo-text32", title: "Echo, 32 B text, 100 connections x 8 in flight", unit: "msg", mode: "echo", window: 8,
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 0.40, metric: "cpu" } }] },
+    { id: "echo-bin4k", contenders: RAW, kind: "bin4k", path: "/echo", conns: 100, phases: [
+      { id: "echo-bin4k", title: "Echo, 4 KiB binary, 100 connections x 8 in flight", unit: "msg", mode: "echo", window: 8, baseline: "ws-naive" }] },
+    { id: "fanout-1k", contenders: RAW, kind: "fan32", path: "/fanout", conns: 1000, phases: [
+      { id: "fanout-1k-fixed", title: "Fan-out to 1k subscribers, fixed 20 msg/s (20k deliveries/s)", unit: "delivery", mode: "fanout-rate", rate: 20,
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 1.0, metric: "p99" } },
+      { id: "fanout-1k-max", title: "Fan-out to 1k subscribers, max rate (16 messages in flight)", unit: "delivery", mode: "fanout-max", window: 16,
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 0.30, metric: "cpu" } }] },
+    { id: "fanout-10k", contenders: RAW, kind: "fan32", path: "/fanout", conns: big, phases: [
+      { id: "fanout-10k-fixed", title: `Fan-out to ${bigLabel} subscribers, fixed 20k deliveries/s`, unit: "delivery", mode: "fanout-rate", rate: 20_000 / big,
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 1.0, metric: "p99" } },
+      { id: "fanout-10k-max", title: `Fan-out to ${bigLabel} subscribers, max rate (4 messages in flight)`, unit: "delivery", mode: "fanout-max", window: 4,
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 0.30, metric: "cpu" } }] },
+    { id: "idle-memory", contenders: RAW, kind: "text32", path: "/echo", conns: big, phases: [
+      { id: "idle-memory", title: `Idle memory per connection, ${bigLabel} connections (RSS delta / n)`, unit: "conn", mode: "idle",
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 1.20, metric: "mem" } }] },
+    { id: "handshakes", contenders: RAW, kind: "text32", path: "/echo", conns: 0, phases: [
+      { id: "handshakes", title: "Handshakes (connect + upgrade + close), 2 x 16 concurrent", unit: "handshake", mode: "handshake",
+        baseline: "ws-naive", target: { vs: "ws-naive", max: 1.10, metric: "cpu" } }] },
+    { id: "app-rpc", contenders: ["ws-rpc", "socketio", "switchboard-app"], kind: "rpc", path: "/echo", conns: 100, phases: [
+      { id: "app-rpc", title: "App layer: RPC echo (JSON request -> reply; Socket.IO: acknowledged emit), 100 x 8", unit: "request", mode: "echo", window: 8,
+        baseline: "ws-rpc", target: { vs: "ws-rpc", max: 0.50, metric: "cpu" } }] },
+    { id: "app-room", contenders: ["ws-naive", "ws-rpc", "socketio", "switchboard-app"], kind: "room32", path: "/fanout", conns: 1000, phases: [
+      { id: "app-room-1k", title: "App layer: room push to 1k members, max rate (16 in flight)", unit: "delivery", mode: "fanout-max", window: 16,
+        baseline: "ws-rpc", target: { vs: "ws-naive", max: 0.30, metric: "cpu" } }] },
+    { id: "cluster", contenders: ["switchboard", "switchboard-cluster"], kind: "fan32", path: "/fanout", conns: 1000, phases: [
+      { id: "cluster-fanout", title: "Fan-out to 1k subscribers across two Switchboard nodes through Redis, max rate (16 in flight)",
+        unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard" }] },
+  ];
+}
