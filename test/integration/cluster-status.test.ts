@@ -47,6 +47,7 @@ test("switchboard status shows every node of the cluster with its connection cou
   assert.equal(status.nodeId, "node-a");
   assert.equal(status.cluster.status, "up");
 
+  await eventually("node-b's status lists both nodes with their counts", async () => counts(await statusOf(nodes[1]!.socket)) === "node-a:2 node-b:1");
   const table = await runCli(["status", "--socket", nodes[1]!.socket]);
   assert.equal(table.code, 0, table.err);
   assert.match(table.out, /^Switchboard  pid \d+  up \d+s  node node-b/);
