@@ -137,7 +137,7 @@ export class Server {
       handleUpgrade: (req, socket, head, done) =>
         acceptor.handleUpgrade(req, socket, head, (transportSocket, decision) => {
           done();
-          endpoint.attach(transportSocket, decision, req.socket.remoteAddress);
+          endpoint.attach(transportSocket, decision);
         }),
     };
     this.#endpoints.set(path, { endpoint, route });

@@ -26,27 +26,30 @@ export class Connection<D = Record<string, unknown>> {
   data: D;
   /** The endpoint this connection belongs to: `conn.endpoint.broadcast(…)` from a handler file. */
   readonly endpoint: Endpoint<D>;
-  readonly remoteAddress: string | undefined;
   /** @internal heartbeat bookkeeping: set on pong, cleared on each beat. */
   alive = true;
   readonly #socket: TransportSocket;
   readonly #policy: SendPolicy;
 
-  constructor(id: string, endpoint: Endpoint<D>, data: D, socket: TransportSocket, policy: SendPolicy, remoteAddress: string | undefined) {
+  constructor(id: string, endpoint: Endpoint<D>, data: D, socket: TransportSocket, policy: SendPolicy) {
     this.id = id;
     this.endpoint = endpoint;
     this.data = data;
     this.#socket = socket;
     this.#policy = policy;
-    this.remoteAddress = remoteAddress;
   }
 
-  /** The negotiated subprotocol, "" for none. */
   /** The endpoint path this connection belongs to. */
   get path(): string {
     return this.endpoint.path;
   }
 
+  /** The peer's IP address (read from the socket on first use). */
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  /** The negotiated subprotocol, "" for none. */
   get protocol(): string {
     return this.#socket.protocol;
   }

@@ -123,10 +123,10 @@ export class Endpoint<D = Record<string, unknown>> {
   }
 
   /** @internal Wire an upgraded socket to this endpoint's hooks. */
-  attach(socket: TransportSocket, decision: HandshakeDecision & { ok: true }, remoteAddress: string | undefined): Connection<D> {
+  attach(socket: TransportSocket, decision: HandshakeDecision & { ok: true }): Connection<D> {
     this.#reserved--;
     this.#counters.accepted++;
-    const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this, decision.data as D, socket, this.#policy, remoteAddress);
+    const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this, decision.data as D, socket, this.#policy);
     this.#connections.set(conn.id, conn);
     const onHookError = (err: Error) => this.#hookError(conn, err);
     const { message, close, error } = this.#options;
@@ -186,7 +186,8 @@ export class Endpoint<D = Record<string, unknown>> {
     const protocol = chosen ?? "";
     const base = options.defaultData ? options.defaultData() : ({} as D);
     if (options.handshake === undefined) return { ok: true, protocol, data: base };
-    const result = options.handshake(req.protocol === protocol ? req : { ...req, protocol });
+    req.protocol = protocol; // the hook sees the endpoint's choice
+    const result = options.handshake(req);
     return result instanceof Promise
       ? result.then((settled) => this.#applyHookResult(req, protocol, base, settled))
       : this.#applyHookResult(req, protocol, base, result);

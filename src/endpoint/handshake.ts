@@ -17,14 +17,15 @@ export interface HandshakeRequest {
   readonly version: number;
   /** Subprotocols the client offered, in its order (ws_requested_protocols). */
   readonly protocols: readonly string[];
-  /** The subprotocol the endpoint's `protocols` list chose ("" for none); a hook may change it. */
-  readonly protocol: string;
+  /** The subprotocol the endpoint's `protocols` list chose ("" for none); a hook may change it by returning `{ protocol }`. */
+  protocol: string;
   /** Extensions the client offered, one entry per offer, as sent (ws_requested_extensions). */
   readonly extensions: readonly string[];
   /** True when permessage-deflate will be negotiated on this connection (ws_deflate). */
   readonly deflate: boolean;
   /** Request headers, lower-cased names. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The peer's IP address. Read it while the hook runs: once a refused socket is gone it is unknown. */
   readonly remoteAddress: string | undefined;
 }
 

@@ -1,35 +1,83 @@
 /**
- * Build the transport-neutral HandshakeRequest from Node's IncomingMessage. ws has already
+ * The transport-neutral HandshakeRequest, read from Node's IncomingMessage. ws has already
  * validated the upgrade headers when this runs (it is called from verifyClient).
+ *
+ * Every field that costs something (the query, the header lists, the peer address, which is
+ * a system call) is computed on first read: most endpoints read none of them, and a handshake
+ * should cost no more than ws's own.
  */
 import type { IncomingMessage } from "node:http";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
 
-export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean): HandshakeRequest {
-  const url = req.url ?? "/";
-  const q = url.indexOf("?");
-  const extensions = splitHeader(req.headers["sec-websocket-extensions"], ",");
-  let query: URLSearchParams | undefined;
-  return {
-    path: q === -1 ? url : url.slice(0, q),
-    url,
-    // Parsed on first use: most endpoints never read the query.
-    get query() {
-      return (query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1)));
-    },
-    origin: req.headers.origin ?? (req.headers["sec-websocket-origin"] as string | undefined),
-    version: Number(req.headers["sec-websocket-version"] ?? 13),
-    protocols: splitHeader(req.headers["sec-websocket-protocol"], ","),
-    protocol: "",
-    extensions,
-    deflate: deflateEnabled && extensions.some((offer) => offer.split(";")[0]!.trim() === "permessage-deflate"),
-    headers: req.headers,
-    remoteAddress: req.socket.remoteAddress,
-  };
+class NodeHandshakeRequest implements HandshakeRequest {
+  readonly url: string;
+  /** Set by the endpoint to its choice before the hook runs. */
+  protocol = "";
+  readonly #req: IncomingMessage;
+  readonly #deflateEnabled: boolean;
+  readonly #q: number;
+  #query: URLSearchParams | undefined;
+  #protocols: string[] | undefined;
+  #extensions: string[] | undefined;
+
+  constructor(req: IncomingMessage, deflateEnabled: boolean) {
+    this.#req = req;
+    this.#deflateEnabled = deflateEnabled;
+    this.url = req.url ?? "/";
+    this.#q = this.url.indexOf("?");
+  }
+
+  get path(): string {
+    return this.#q === -1 ? this.url : this.url.slice(0, this.#q);
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.#q === -1 ? "" : this.url.slice(this.#q + 1)));
+  }
+
+  get origin(): string | undefined {
+    return this.#req.headers.origin ?? (this.#req.headers["sec-websocket-origin"] as string | undefined);
+  }
+
+  get version(): number {
+    return Number(this.#req.headers["sec-websocket-version"] ?? 13);
+  }
+
+  get protocols(): readonly string[] {
+    return (this.#protocols ??= splitHeader(this.#req.headers["sec-websocket-protocol"]));
+  }
+
+  get extensions(): readonly string[] {
+    return (this.#extensions ??= splitHeader(this.#req.headers["sec-websocket-extensions"]));
+  }
+
+  get deflate(): boolean {
+    return this.#deflateEnabled && this.extensions.some((offer) => offer.split(";")[0]!.trim() === "permessage-deflate");
+  }
+
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.#req.headers;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#req.socket.remoteAddress;
+  }
+
+  /** A plain snapshot, for logs and JSON (getters are not own properties). */
+  toJSON(): Omit<HandshakeRequest, "query" | "headers"> & { query: string } {
+    return {
+      path: this.path, url: this.url, query: this.query.toString(), origin: this.origin, version: this.version,
+      protocols: this.protocols, protocol: this.protocol, extensions: this.extensions, deflate: this.deflate, remoteAddress: this.remoteAddress,
+    };
+  }
 }
 
-function splitHeader(value: string | string[] | undefined, separator: string): string[] {
+export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean): HandshakeRequest {
+  return new NodeHandshakeRequest(req, deflateEnabled);
+}
+
+function splitHeader(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
-  const joined = Array.isArray(value) ? value.join(separator) : value;
-  return joined.split(separator).map((part) => part.trim()).filter((part) => part !== "");
+  const joined = Array.isArray(value) ? value.join(",") : value;
+  return joined.split(",").map((part) => part.trim()).filter((part) => part !== "");
 }

@@ -15,6 +15,8 @@ export interface TransportSocket {
   readonly protocol: string;
   /** The negotiated extensions as sent in the handshake response, "" for none. */
   readonly extensions: string;
+  /** The peer's IP address. */
+  readonly remoteAddress: string | undefined;
   /** Bytes queued for this socket and not yet handed to the kernel. */
   readonly bufferedAmount: number;
   /** False once a close has started or the socket is gone: sends are then dropped. */

@@ -179,6 +179,10 @@ class WsTransportSocket implements TransportSocket {
     return this.#ws.extensions;
   }
 
+  get remoteAddress(): string | undefined {
+    return this.#raw.remoteAddress;
+  }
+
   get bufferedAmount(): number {
     // What ws's getter computes, read without its checks: this runs before every send.
     const sender = (this.#ws as unknown as WsInternals)._sender;
