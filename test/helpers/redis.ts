@@ -2,12 +2,13 @@
  * A private redis-server per test file: a free port on 127.0.0.1, no persistence, stopped by its
  * own PID only. Where redis-server is missing, tests skip with REDIS_MISSING (one clear line).
  *
- *   const redisBin = redisServerPath();
- *   test("x", { skip: redisBin ? false : REDIS_MISSING }, async () => {
- *     const redis = await startRedis(redisBin!); try { … redis.url … } finally { await redis.stop(); }
- *   });
+ *   const shared = redisForFile();          // one server for the whole file
+ *   test("x", { skip: shared.skip }, async () => { … shared.redis.url … });
+ *
+ * or, for a server of a test's own: `await startRedis(redisServerPath()!)` and `stop()` it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { after, before } from "node:test";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { findBinary, missing } from "./binaries.ts";
@@ -32,6 +33,37 @@ export interface RedisHandle {
   kill(): Promise<void>;
   /** Start again on the same port (after stop or kill); an empty Redis, as after a crash without persistence. */
   restart(): Promise<void>;
+}
+
+/**
+ * One private redis-server for a whole test file: started before its tests, stopped after.
+ * `skip` is the one-line reason to skip when redis-server is missing, else false.
+ * Node runs a file's top-level before/after hooks concurrently, so set-up that needs the
+ * server (`started`) and clean-up that must precede its stop (`stopping`) are passed in here.
+ */
+export function redisForFile(hooks: { started?(redis: RedisHandle): void | Promise<void>; stopping?(): void | Promise<void> } = {}): {
+  readonly skip: string | false;
+  readonly redis: RedisHandle;
+} {
+  const binary = redisServerPath();
+  let handle: RedisHandle | undefined;
+  before(async () => {
+    if (!binary) return;
+    handle = await startRedis(binary);
+    await hooks.started?.(handle);
+  });
+  after(async () => {
+    if (handle === undefined) return;
+    await hooks.stopping?.();
+    await handle.stop();
+  });
+  return {
+    skip: binary ? false : REDIS_MISSING,
+    get redis(): RedisHandle {
+      if (handle === undefined) throw new Error("redis-server is not running: use { skip } on tests that need it");
+      return handle;
+    },
+  };
 }
 
 export async function startRedis(binary: string): Promise<RedisHandle> {

@@ -8,30 +8,25 @@
  * "Exactly once" is checked after fences: a later push from every node, which on every
  * subscriber connection arrives after any duplicate of the earlier ones could have.
  */
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
+import { redisForFile } from "../helpers/redis.ts";
 import { APP_NODE_SCRIPT, startNodes, stopNodes } from "../helpers/cluster-nodes.ts";
 import type { NodeProcess } from "../helpers/node-process.ts";
 import { ProtoClient, type Frame } from "../helpers/app-client.ts";
 import { eventually } from "../helpers/until.ts";
 import type { ServerStats } from "../../src/index.ts";
 
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
+const shared = redisForFile();
+const skip = shared.skip;
 const clients: ProtoClient[] = [];
 
-before(async () => {
-  if (redisBin) redis = await startRedis(redisBin);
-});
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await redis?.stop();
 });
 
 function start(count: number, prefix: string): Promise<NodeProcess[]> {
-  return startNodes(redis!.url, count, { prefix, script: APP_NODE_SCRIPT, heartbeatMs: 100, ttlMs: 1_000, reconnectMaxMs: 200 });
+  return startNodes(shared.redis.url, count, { prefix, script: APP_NODE_SCRIPT, heartbeatMs: 100, ttlMs: 1_000, reconnectMaxMs: 200 });
 }
 
 function portOf(node: NodeProcess): number {
@@ -149,7 +144,7 @@ test("redis SIGKILLed and restarted: local delivery goes on, cross-node resumes,
     await ok(c1, "say", { room: "r", text: "before" });
     for (const client of [a0, b0, c1]) await client.next(is("said", "before"));
 
-    await redis!.kill();
+    await shared.redis.kill();
     for (const node of nodes) await node.waitFor((e) => e.ev === "status" && e.status === "down", "status down");
     await ok(a0, "say", { room: "r", text: "during-0" });
     for (const client of [a0, b0]) await client.next(is("said", "during-0"));
@@ -161,7 +156,7 @@ test("redis SIGKILLed and restarted: local delivery goes on, cross-node resumes,
     for (const client of [a0, b0]) await client.next(is("shouted", "shout-during"));
 
     const since = nodes.map((node) => node.events.length);
-    await redis!.restart();
+    await shared.redis.restart();
     for (const [i, node] of nodes.entries()) await node.waitFor((e) => e.ev === "status" && e.status === "up", "status up", since[i]);
     await ok(c1, "say", { room: "r", text: "after-1" });
     await ok(a0, "say", { room: "r", text: "after-0" });

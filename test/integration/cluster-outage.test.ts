@@ -6,23 +6,15 @@
  *   cluster delivery resumes, presence is rewritten into the empty Redis;
  * - each node logs each outage exactly once; no unhandled rejection; clean exits.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
+import { redisForFile } from "../helpers/redis.ts";
 import { received, startNodes, stopNodes } from "../helpers/cluster-nodes.ts";
 import type { NodeProcess } from "../helpers/node-process.ts";
 import type { BusStats, PresenceEntry } from "../../src/cluster/index.ts";
 
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
-
-before(async () => {
-  if (redisBin) redis = await startRedis(redisBin);
-});
-after(async () => {
-  await redis?.stop();
-});
+const shared = redisForFile();
+const skip = shared.skip;
 
 function statusEvents(node: NodeProcess, status: string): number {
   return node.all("status", (e) => e.status === status).length;
@@ -47,7 +39,7 @@ async function roundTrip(nodes: NodeProcess[], round: string): Promise<void> {
 }
 
 test("redis killed and restarted mid-run: local delivery goes on, cluster resumes, nothing crashes", { skip }, async () => {
-  const nodes = await startNodes(redis!.url, 3, { prefix: "outage:", heartbeatMs: 100, ttlMs: 1_000, reconnectMaxMs: 200 });
+  const nodes = await startNodes(shared.redis.url, 3, { prefix: "outage:", heartbeatMs: 100, ttlMs: 1_000, reconnectMaxMs: 200 });
   try {
     for (const [i, node] of nodes.entries()) {
       await node.request("subscribe", { channel: "chat", tag: "chat" });
@@ -59,7 +51,7 @@ test("redis killed and restarted mid-run: local delivery goes on, cluster resume
 
     for (const cycle of [1, 2]) {
       const mark = nodes.map((n) => n.events.length);
-      await redis!.kill();
+      await shared.redis.kill();
       await Promise.all(nodes.map((n, i) => n.waitFor((e) => e.ev === "status" && e.status === "down", `down at node-${i}`, mark[i])));
 
       // During the outage: local includeSelf delivery works, publishes to the cluster are dropped.
@@ -75,7 +67,7 @@ test("redis killed and restarted mid-run: local delivery goes on, cluster resume
       await a.request("join", { room: "lobby", member: { connId: `late-${cycle}` } });
 
       const upMark = nodes.map((n) => n.events.length);
-      await redis!.restart();
+      await shared.redis.restart();
       await Promise.all(nodes.map((n, i) => n.waitFor((e) => e.ev === "status" && e.status === "up", `up at node-${i}`, upMark[i], 20_000)));
       await roundTrip(nodes, `after-${cycle}`);
       // Presence: the restarted Redis is empty; every node rewrites its members on reconnect.
@@ -101,15 +93,15 @@ test("redis killed and restarted mid-run: local delivery goes on, cluster resume
 });
 
 test("a node started while redis is down serves locally and joins the cluster when redis comes", { skip }, async () => {
-  await redis!.kill();
-  const nodes = await startNodes(redis!.url, 2, { prefix: "late:", reconnectMaxMs: 200 });
+  await shared.redis.kill();
+  const nodes = await startNodes(shared.redis.url, 2, { prefix: "late:", reconnectMaxMs: 200 });
   try {
     const [a, b] = nodes as [NodeProcess, NodeProcess];
     for (const node of nodes) await node.request("subscribe", { channel: "chat", tag: "chat", includeSelf: true });
     assert.equal(await a.request("status"), "down");
     await a.request("publish", { channel: "chat", payload: "alone" });
     await a.waitFor((e) => e.ev === "msg" && e.payload === "alone", "local delivery with no redis at all");
-    await redis!.restart();
+    await shared.redis.restart();
     await Promise.all(nodes.map((n) => n.request("ready", {}, 20_000)));
     await b.request("publish", { channel: "chat", payload: "together" });
     await a.waitFor((e) => e.ev === "msg" && e.payload === "together", "cluster delivery once redis is there");

@@ -3,23 +3,15 @@
  * with SIGKILL (no goodbye) loses its members and its nodes() entry within presenceTtlMs. The test
  * polls for that condition with a bounded deadline; it asserts no timing.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
+import { redisForFile } from "../helpers/redis.ts";
 import { startNodes, stopNodes } from "../helpers/cluster-nodes.ts";
 import type { NodeProcess } from "../helpers/node-process.ts";
 import type { NodeInfo, PresenceEntry } from "../../src/cluster/index.ts";
 
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
-
-before(async () => {
-  if (redisBin) redis = await startRedis(redisBin);
-});
-after(async () => {
-  await redis?.stop();
-});
+const shared = redisForFile();
+const skip = shared.skip;
 
 const TTL_MS = 800;
 
@@ -42,7 +34,7 @@ async function eventually(what: string, check: () => Promise<boolean>, deadlineM
 }
 
 test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async () => {
-  const nodes = await startNodes(redis!.url, 3, { prefix: "presence:", heartbeatMs: 100, ttlMs: TTL_MS });
+  const nodes = await startNodes(shared.redis.url, 3, { prefix: "presence:", heartbeatMs: 100, ttlMs: TTL_MS });
   const [a, b, c] = nodes as [NodeProcess, NodeProcess, NodeProcess];
   try {
     await Promise.all(nodes.map((n) => n.request("ready")));
@@ -96,7 +88,7 @@ test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async
 });
 
 test("a node that exits cleanly removes its entries at once", { skip }, async () => {
-  const nodes = await startNodes(redis!.url, 2, { prefix: "goodbye:", heartbeatMs: 100, ttlMs: 60_000 });
+  const nodes = await startNodes(shared.redis.url, 2, { prefix: "goodbye:", heartbeatMs: 100, ttlMs: 60_000 });
   const [a, b] = nodes as [NodeProcess, NodeProcess];
   try {
     await Promise.all(nodes.map((n) => n.request("ready")));

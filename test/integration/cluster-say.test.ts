@@ -3,24 +3,16 @@
  * "Exactly once" and "not delivered" are proven with fences (messages published later by the
  * same node on the same connection arrive later), never with sleeps.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
+import { redisForFile } from "../helpers/redis.ts";
 import { received, startNodes, stopNodes } from "../helpers/cluster-nodes.ts";
 
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
-
-before(async () => {
-  if (redisBin) redis = await startRedis(redisBin);
-});
-after(async () => {
-  await redis?.stop();
-});
+const shared = redisForFile();
+const skip = shared.skip;
 
 test("two nodes: say reaches the other, not the sayer; unsubscribe stops it; includeSelf", { skip }, async () => {
-  const [a, b] = await startNodes(redis!.url, 2, { prefix: "two:" });
+  const [a, b] = await startNodes(shared.redis.url, 2, { prefix: "two:" });
   try {
     await a!.request("subscribe", { channel: "chat", tag: "chat" });
     await a!.request("subscribe", { channel: "chat", tag: "self", includeSelf: true });
@@ -51,7 +43,7 @@ test("two nodes: say reaches the other, not the sayer; unsubscribe stops it; inc
 });
 
 test("three nodes: every say reaches every other node exactly once, in order", { skip }, async () => {
-  const nodes = await startNodes(redis!.url, 3, { prefix: "three:" });
+  const nodes = await startNodes(shared.redis.url, 3, { prefix: "three:" });
   try {
     for (const node of nodes) await node.request("subscribe", { channel: "chat", tag: "chat" });
     await Promise.all(nodes.map((node) => node.request("ready")));

@@ -2,7 +2,7 @@
  * What only the Redis bus has: Redis-side subscriptions, prefixes, foreign frames, and an
  * unreachable Redis (a port nobody listens on).
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { once } from "node:events";
@@ -11,23 +11,15 @@ import { createLogger } from "../../../src/log.ts";
 import { OptionError } from "../../../src/errors.ts";
 import { createBus, RedisBus, type BusStatus } from "../../../src/cluster/index.ts";
 import { Inbox } from "../../helpers/inbox.ts";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../../helpers/redis.ts";
+import { redisForFile } from "../../helpers/redis.ts";
 
 const logger = createLogger({ level: "silent" });
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
 let admin: Redis | undefined;
-
-before(async () => {
-  if (!redisBin) return;
-  redis = await startRedis(redisBin);
-  admin = new Redis(redis.url);
+const shared = redisForFile({
+  started: (redis) => void (admin = new Redis(redis.url)),
+  stopping: async () => void (await admin?.quit()),
 });
-after(async () => {
-  await admin?.quit();
-  await redis?.stop();
-});
+const skip = shared.skip;
 
 async function numsub(channel: string): Promise<number> {
   const reply = (await admin!.call("PUBSUB", "NUMSUB", channel)) as [string, number];
@@ -35,7 +27,7 @@ async function numsub(channel: string): Promise<number> {
 }
 
 test("a Redis subscription exists while the channel has local subscribers, and only then", { skip }, async () => {
-  const bus = createBus({ redis: redis!.url, prefix: "ns:" }, { logger });
+  const bus = createBus({ redis: shared.redis.url, prefix: "ns:" }, { logger });
   try {
     const off1 = bus.subscribe("ch", () => {});
     const off2 = bus.subscribe("ch", () => {});
@@ -53,8 +45,8 @@ test("a Redis subscription exists while the channel has local subscribers, and o
 });
 
 test("prefixes keep clusters apart on one Redis", { skip }, async () => {
-  const [a, b] = [createBus({ redis: redis!.url, prefix: "one:" }, { logger }), createBus({ redis: redis!.url, prefix: "two:" }, { logger })];
-  const c = createBus({ redis: redis!.url, prefix: "one:" }, { logger });
+  const [a, b] = [createBus({ redis: shared.redis.url, prefix: "one:" }, { logger }), createBus({ redis: shared.redis.url, prefix: "two:" }, { logger })];
+  const c = createBus({ redis: shared.redis.url, prefix: "one:" }, { logger });
   try {
     const atB = new Inbox<unknown>();
     const atC = new Inbox<unknown>();
@@ -71,7 +63,7 @@ test("prefixes keep clusters apart on one Redis", { skip }, async () => {
 });
 
 test("foreign or malformed messages on our channels are ignored", { skip }, async () => {
-  const bus = createBus({ redis: redis!.url, prefix: "raw:" }, { logger });
+  const bus = createBus({ redis: shared.redis.url, prefix: "raw:" }, { logger });
   try {
     const got = new Inbox<unknown>();
     bus.subscribe("ch", got.push);

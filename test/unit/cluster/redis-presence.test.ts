@@ -2,28 +2,20 @@
  * What only the Redis presence store does: rewrite keys that vanished while connected (a node
  * stalled past its TTL, or someone deleted them), and ignore foreign data under its prefix.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { createLogger } from "../../../src/log.ts";
 import { createBus, createPresence } from "../../../src/cluster/index.ts";
-import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../../helpers/redis.ts";
+import { redisForFile } from "../../helpers/redis.ts";
 
 const logger = createLogger({ level: "silent" });
-const redisBin = redisServerPath();
-const skip = redisBin ? false : REDIS_MISSING;
-let redis: RedisHandle | undefined;
 let admin: Redis | undefined;
-
-before(async () => {
-  if (!redisBin) return;
-  redis = await startRedis(redisBin);
-  admin = new Redis(redis.url);
+const shared = redisForFile({
+  started: (redis) => void (admin = new Redis(redis.url)),
+  stopping: async () => void (await admin?.quit()),
 });
-after(async () => {
-  await admin?.quit();
-  await redis?.stop();
-});
+const skip = shared.skip;
 
 async function eventually(what: string, check: () => Promise<boolean>, deadlineMs = 5_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -34,7 +26,7 @@ async function eventually(what: string, check: () => Promise<boolean>, deadlineM
 }
 
 test("keys that vanish while connected are rewritten by the next heartbeat", { skip }, async () => {
-  const [a, b] = [createBus({ redis: redis!.url, prefix: "hb:", nodeId: "a" }, { logger }), createBus({ redis: redis!.url, prefix: "hb:", nodeId: "b" }, { logger })];
+  const [a, b] = [createBus({ redis: shared.redis.url, prefix: "hb:", nodeId: "a" }, { logger }), createBus({ redis: shared.redis.url, prefix: "hb:", nodeId: "b" }, { logger })];
   await Promise.all([a.ready(), b.ready()]);
   const [pa, pb] = [createPresence(a, {}, { heartbeatMs: 50, ttlMs: 10_000 }), createPresence(b, {}, { heartbeatMs: 50, ttlMs: 10_000 })];
   try {
@@ -52,7 +44,7 @@ test("keys that vanish while connected are rewritten by the next heartbeat", { s
 });
 
 test("foreign data under the prefix is skipped, not thrown", { skip }, async () => {
-  const bus = createBus({ redis: redis!.url, prefix: "junk:", nodeId: "a" }, { logger });
+  const bus = createBus({ redis: shared.redis.url, prefix: "junk:", nodeId: "a" }, { logger });
   await bus.ready();
   const presence = createPresence(bus, {}, { heartbeatMs: 50, ttlMs: 10_000 });
   try {
