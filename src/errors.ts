@@ -55,10 +55,9 @@ export function toHttpStatus(err: unknown): number {
   return 500;
 }
 
-/** Close code for an error raised by user code after the connection opened. */
+/** Close code for an error that ends an open connection: framing over its limit → 1009, anything else (a handler threw) → 1011. */
 export function toCloseCode(err: unknown): number {
-  if (err instanceof SwitchboardError && err.code === "slow_consumer") return CloseCode.SlowConsumer;
-  return CloseCode.InternalError;
+  return err instanceof FramingError ? CloseCode.MessageTooBig : CloseCode.InternalError;
 }
 
 /** TCP framing broke (a line or a length-prefixed frame over its limit). Closes the connection with 1009. */

@@ -24,11 +24,6 @@ export function runHook<A extends unknown[]>(
   if (isThenable(result)) result.then(undefined, (err: unknown) => onError(asError(err)));
 }
 
-/** Like runHook, but waits for the hook and returns its result (for handshake decisions). */
-export async function callHook<A extends unknown[], R>(hook: (...args: A) => R | Promise<R>, args: A): Promise<R> {
-  return await hook(...args);
-}
-
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -4,8 +4,7 @@
  * and broadcasts. It sees the transport only through the TransportSocket seam.
  */
 import type { Logger } from "../log.ts";
-import { HandshakeRejection } from "../errors.ts";
-import { CloseCode } from "../protocol/close-codes.ts";
+import { HandshakeRejection, toCloseCode, toHttpStatus } from "../errors.ts";
 import type { EndpointOptions, ResolvedEndpointLimits } from "../options.ts";
 import type { PrepareMessage, TransportSocket } from "../transport/socket.ts";
 import { broadcastPrepared, type BroadcastOptions, type BroadcastResult } from "./broadcast.ts";
@@ -205,15 +204,15 @@ export class Endpoint<D = Record<string, unknown>> {
   }
 
   #hookFailure(err: unknown): HandshakeDecision {
-    if (err instanceof HandshakeRejection) return { ok: false, status: err.status, reason: err.reason };
+    if (err instanceof HandshakeRejection) return { ok: false, status: toHttpStatus(err), reason: err.reason };
     this.#log.error({ err: asError(err) }, "handshake hook threw");
-    return { ok: false, status: 500, reason: "Internal Server Error" };
+    return { ok: false, status: toHttpStatus(err), reason: "Internal Server Error" };
   }
 
   #hookError(conn: Connection<D>, err: Error): void {
     this.#log.error({ err, conn: conn.id }, "handler threw; closing its connection with 1011");
     runHook(this.#options.error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "error hook threw"));
-    if (conn.isOpen) conn.close(CloseCode.InternalError, "internal error");
+    if (conn.isOpen) conn.close(toCloseCode(err), "internal error");
   }
 
   #countRefusal(conn: Connection<unknown>, policy: SlowConsumerPolicy): void {

@@ -8,7 +8,7 @@
  * A TcpListener is a runtime service: start(signal) / stop().
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { FramingError, OptionError, StateError } from "../errors.ts";
+import { FramingError, OptionError, StateError, toCloseCode } from "../errors.ts";
 import { asError, runHook } from "../hooks.ts";
 import { createLogger, type Logger, type LogOptions } from "../log.ts";
 import { CloseCode } from "../protocol/close-codes.ts";
@@ -221,7 +221,7 @@ export class TcpListener<D = unknown> {
       this.#counters.framingErrors += 1;
       this.#log.warn({ conn: conn.id, code: err.code }, err.message);
       runHook(handler.error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "tcp error hook threw"));
-      conn.close(CloseCode.MessageTooBig, err.code === "line_too_long" ? "line too long" : "frame too big");
+      conn.close(toCloseCode(err), err.code === "line_too_long" ? "line too long" : "frame too big");
       return;
     }
     const isBinary = this.#framing.name !== "lines";
@@ -242,7 +242,7 @@ export class TcpListener<D = unknown> {
         this.#log.error({ err: hookErr, conn: conn.id }, "tcp error hook threw");
       }
     }
-    if (closeConnection) conn.close(CloseCode.InternalError, "internal error");
+    if (closeConnection) conn.close(toCloseCode(err), "internal error");
   }
 }
 
