@@ -2,13 +2,19 @@
  * The ONLY file that imports `ws`. It turns an HTTP upgrade into a TransportSocket and adds
  * the two things `ws` does not do for us on the hot path:
  *
- *  - per-tick corking: the first send of a tick corks the TCP socket and a nextTick uncorks
- *    it, so every message sent to one socket in one turn of the event loop leaves in ONE
- *    writev system call instead of one call per message (where ws spends most of its time);
+ *  - per-tick corking: when a socket will get more than one message in this turn of the event
+ *    loop, its TCP socket is corked and one nextTick uncorks it, so those messages leave in ONE
+ *    writev system call instead of one call per message (where ws spends most of its time).
+ *    "More than one" is known two ways: it is the socket's second send of the tick, or the
+ *    message being handled is not the last of its read (more input follows in this tick, so
+ *    more replies or broadcasts are likely). A lone message is written at once, uncorked: no
+ *    wait behind a long broadcast loop, and the plain write path is cheaper than cork + writev;
  *  - frame once, write many: `prepare()` builds the frame bytes once; `sendPrepared()` writes
  *    the same Buffer to each socket, falling back to ws.send() when ws has frames queued (a
- *    compression in progress) so that per-connection order is kept.
+ *    compression in progress) so that per-connection order is kept;
+ *  - no errors built for nothing on close: see `skipEndWhenFinished`.
  */
+import { Writable } from "node:stream";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
@@ -149,8 +155,13 @@ interface WsSender {
   _queue: unknown[];
   _bufferedBytes: number;
 }
+// ws's frame parser: bytes of the current read not parsed yet.
+interface WsReceiver {
+  _bufferedBytes: number;
+}
 interface WsInternals {
   _sender: WsSender | null;
+  _receiver: WsReceiver | null;
   _extensions: Record<string, unknown>;
 }
 const SENDER_IDLE = 0;
@@ -164,11 +175,16 @@ class WsTransportSocket implements TransportSocket {
   /** permessage-deflate negotiated: sends go through ws, which compresses them. */
   readonly #deflate: boolean;
   #corked = false;
+  /** The tick (see `tick`) of this socket's last uncorked write. */
+  #sentInTick = -1;
 
   constructor(ws: WebSocket, raw: Socket) {
     this.#ws = ws;
     this.#raw = raw;
-    this.#deflate = "permessage-deflate" in (ws as unknown as WsInternals)._extensions;
+    const internals = ws as unknown as WsInternals;
+    this.#deflate = "permessage-deflate" in internals._extensions;
+    skipEndWhenFinished(raw);
+    if (internals._receiver !== null) skipEndWhenFinished(internals._receiver as unknown as Writable);
   }
 
   get protocol(): string {
@@ -251,18 +267,33 @@ class WsTransportSocket implements TransportSocket {
 
   listen(events: TransportSocketEvents): void {
     const ws = this.#ws;
-    ws.on("message", (data: Buffer, isBinary: boolean) => events.message(data, isBinary));
+    const receiver = (ws as unknown as WsInternals)._receiver;
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      // ws emits every message of one read synchronously; bytes left mean more are coming now.
+      inputPending = receiver !== null && receiver._bufferedBytes > 0;
+      try {
+        events.message(data, isBinary);
+      } finally {
+        inputPending = false;
+      }
+    });
     ws.on("close", (code: number, reason: Buffer) => events.close(code, reason.toString()));
     ws.on("pong", () => events.pong());
     ws.on("error", (err: Error) => events.error(err));
   }
 
+  /** Before a write: cork when more writes to this socket are due in this tick (see the file comment). */
   #corkForTick(): void {
     if (this.#corked) return;
+    if (!inputPending && this.#sentInTick !== tick) {
+      this.#sentInTick = tick; // a lone message so far: write it now
+      endTickSoon();
+      return;
+    }
     this.#corked = true;
     this.#raw.cork();
     corkedThisTick.push(this);
-    if (corkedThisTick.length === 1) process.nextTick(uncorkAll);
+    endTickSoon();
   }
 
   /** @internal called once per tick for every socket corked in it. */
@@ -273,12 +304,43 @@ class WsTransportSocket implements TransportSocket {
 }
 
 /**
+ * After a clean close, ws calls end() on its receiver twice and on the TCP socket once more,
+ * all already finished. Each such call makes Node build an ERR_STREAM_ALREADY_FINISHED error,
+ * stack trace included, and throw it away: about 15 % of the server's CPU per connection in a
+ * connect-and-close loop. A bare end() on a finished or destroyed stream does nothing else, so
+ * it is skipped here; every other end() goes to the stream's own.
+ */
+function skipEndWhenFinished(stream: Writable): void {
+  stream.end = endUnlessFinished;
+}
+
+function endUnlessFinished(this: Writable, ...args: unknown[]): Writable {
+  if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
+  return (Object.getPrototypeOf(this) as Writable).end.apply(this, args as Parameters<Writable["end"]>);
+}
+
+/** True while a message that is not the last of its read is being handled. */
+let inputPending = false;
+
+/** Counts turns of the event loop in which something was sent; `endTick` moves it on. */
+let tick = 0;
+let tickEnding = false;
+
+/**
  * The sockets corked in this tick. One nextTick callback uncorks them all, so a broadcast to
  * 10,000 sockets schedules one callback, not 10,000.
  */
 let corkedThisTick: WsTransportSocket[] = [];
 
-function uncorkAll(): void {
+function endTickSoon(): void {
+  if (tickEnding) return;
+  tickEnding = true;
+  process.nextTick(endTick);
+}
+
+function endTick(): void {
+  tickEnding = false;
+  tick++;
   const sockets = corkedThisTick;
   corkedThisTick = []; // a socket corked while we flush gets the next tick's callback
   for (const socket of sockets) socket.uncorkNow();

@@ -62,7 +62,7 @@ export class RawSocket {
   /** Read frames until a close frame arrives; return its code (1005 when it has none). */
   async readCloseCode(): Promise<number> {
     for (;;) {
-      const frame = await this.#readFrame();
+      const frame = await this.readFrame();
       if (frame.opcode === 0x8) return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
     }
   }
@@ -91,7 +91,8 @@ export class RawSocket {
     this.socket.destroy();
   }
 
-  async #readFrame(): Promise<{ opcode: number; payload: Buffer }> {
+  /** The next whole frame the server sent. */
+  async readFrame(): Promise<{ opcode: number; payload: Buffer }> {
     return withTimeout((async () => {
       for (;;) {
         const b = this.#buffer;

@@ -69,14 +69,19 @@ test("slow consumer, policy drop: sends past maxBufferedBytes are refused and co
   const endpoint = server.endpoints.get("/slow")!;
   const conn = [...endpoint.connections.values()][0]!;
   const chunk = Buffer.alloc(32 * 1024);
-  // All in one tick: nothing reaches the kernel until the tick ends, so the buffer grows.
-  // Two sends fill 64 KiB plus frame headers; every later one sees more than the limit queued.
+  // All in one tick. The first send goes to the kernel at once (what it cannot take stays
+  // queued); from the second on the socket is corked, so each send adds 32 KiB to the queue
+  // until a send finds more than 64 KiB queued: that one and every later one are refused.
   const results = Array.from({ length: 10 }, () => conn.send(chunk));
-  assert.deepEqual(results, [true, true, false, false, false, false, false, false, false, false]);
-  assert.equal(endpoint.stats().slowConsumerDrops, 8);
-  // The connection stays open and gets what was accepted.
-  for (let i = 0; i < 2; i++) assert.equal((await client.next()).data.length, chunk.length);
+  const accepted = results.indexOf(false);
+  assert.ok(accepted >= 2 && accepted <= 3, `refusals start at the 3rd or 4th send: ${results}`);
+  assert.deepEqual(results.slice(accepted), Array(10 - accepted).fill(false));
+  assert.equal(endpoint.stats().slowConsumerDrops, 10 - accepted);
+  // The connection stays open and gets exactly what was accepted.
+  for (let i = 0; i < accepted; i++) assert.equal((await client.next()).data.length, chunk.length);
   client.send("ping");
+  conn.send("after");
+  assert.equal((await client.next()).text, "after");
   await client.close();
 });
 
@@ -85,9 +90,13 @@ test("slow consumer, policy close (default): the connection is closed with 4000"
   t.after(() => server.stop());
   const client = await connect(server.url("/slow"));
   const endpoint = server.endpoints.get("/slow")!;
-  const result = endpoint.broadcast(Buffer.alloc(100 * 1024));
-  assert.equal(result.sent, 1);
-  assert.equal(endpoint.broadcast(Buffer.alloc(10)).skipped, 1);
+  // One tick: the first 100 KiB goes to the kernel (what it cannot take stays queued), the
+  // second is corked on top, so by the third at the latest more than 64 KiB is queued: that
+  // send is skipped and the connection closed.
+  const big = Buffer.alloc(100 * 1024);
+  assert.equal(endpoint.broadcast(big).sent, 1);
+  const skipped = [endpoint.broadcast(big).skipped, endpoint.broadcast(big).skipped];
+  assert.ok(skipped.includes(1), `the 2nd or 3rd broadcast is skipped: ${skipped}`);
   assert.equal((await client.waitClosed()).code, 4000);
   assert.equal(endpoint.stats().slowConsumerCloses, 1);
 });
