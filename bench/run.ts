@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only=a,b] [--contenders=x,y] [--cpu-prof] [--workers=N]`
+// `npm run bench [-- --quick] [--only=a,b] [--phases=p,q] [--contenders=x,y] [--cpu-prof] [--workers=N] [--repeat=N]`
 // Runs every scenario against every contender: server pinned to core 0, load generator
 // processes pinned to core 1; server CPU from /proc before/after each measured window.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -11,7 +11,7 @@ import { CONTENDERS, ROOT, compileServers, contender, setProfiling, startServer,
 import { startRedis } from "./lib/redis.ts";
 import { fromSparse, merge, newHist, percentile } from "./lib/hist.ts";
 import { startWorker, type Worker } from "./lib/pool.ts";
-import { canPin } from "./lib/pin.ts";
+import { canPin, canPrioritise } from "./lib/pin.ts";
 import { treeCpuMicros, treeRssBytes } from "./lib/proc.ts";
 import { finish, svg, table, type PhaseResult, type Row } from "./lib/report.ts";
 import { scenarios, type Phase, type Scenario } from "./lib/scenarios.ts";
@@ -20,6 +20,8 @@ const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = args.includes("--quick");
 const only = opt("only")?.split(",");
+const onlyPhases = opt("phases")?.split(",");
+const phasesOf = (sc: Scenario): Phase[] => sc.phases.filter((p) => !onlyPhases || onlyPhases.includes(p.id));
 const onlyContenders = opt("contenders")?.split(",");
 const nWorkers = Number(opt("workers") ?? 2);
 const repeat = Math.max(1, Math.min(10, Number(opt("repeat") ?? 1)));
@@ -35,12 +37,22 @@ const live = new Set<ChildProcess>();
 /** One contender's processes: its server node(s) and, for the cluster, redis-server. */
 interface Deployment { procs: ChildProcess[]; pids: number[]; ports: number[] }
 const workers: Worker[] = [];
+/**
+ * The latency probe: one more load-generator process holding a few subscribers spread through
+ * the connection order (so through each server's send loop). The load generators that drain
+ * thousands of sockets on one core add their own queueing to every latency they record; the
+ * probe has little to read, so its latencies are the server's. Fixed-rate fan-out rows take
+ * p50/p99 from it; `p50All`/`p99All` in the JSON keep what the whole load generator saw.
+ */
+let probe: Worker | null = null;
+/** One probe subscriber per this many connections of a fixed-rate fan-out scenario. */
+const PROBE_EVERY = 50;
 
 function progress(msg: string): void { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`); }
 
 async function shutdown(code: number): Promise<never> {
   await Promise.all([...live].map((p) => stopServer(p)));
-  for (const w of workers) if (w.proc.exitCode === null) w.proc.kill("SIGTERM"); // by PID, only ours
+  for (const w of [...workers, ...(probe ? [probe] : [])]) if (w.proc.exitCode === null) w.proc.kill("SIGTERM"); // by PID, only ours
   process.exit(code);
 }
 process.on("SIGINT", () => { progress("SIGINT: stopping servers and load generators"); void shutdown(130); });
@@ -55,6 +67,8 @@ function freePort(): Promise<number> {
 }
 
 const all = <T>(fn: (w: Worker, i: number) => Promise<T>) => Promise.all(workers.map(fn));
+/** The load generators and the probe: for commands every process must follow (mark, report, pause, stop). */
+const everyone = <T>(fn: (w: Worker) => Promise<T>) => Promise.all([...workers, ...(probe ? [probe] : [])].map(fn));
 
 interface Report { count: number; errors: number; hist: number[]; cpuMicros: number; wallMs: number }
 
@@ -62,38 +76,61 @@ interface Report { count: number; errors: number; hist: number[]; cpuMicros: num
 const cpuOf = (d: Deployment): number => d.pids.reduce((a, pid) => a + treeCpuMicros(pid), 0);
 const rssOf = (d: Deployment): number => d.pids.reduce((a, pid) => a + treeRssBytes(pid), 0);
 
-async function measure(server: Deployment, name: string): Promise<Row> {
+async function measure(server: Deployment, name: string, ph: Phase): Promise<Row> {
   await sleep(WARMUP_MS);
-  await all((w) => w.call({ t: "mark" }));
+  await everyone((w) => w.call({ t: "mark" }));
   const cpu0 = cpuOf(server);
   const t0 = performance.now();
   await sleep(WINDOW_MS);
-  const reps = await all((w) => w.call<Report>({ t: "report" }));
+  const reps = await everyone((w) => w.call<Report>({ t: "report" }));
   const cpu1 = cpuOf(server);
   const wallMs = performance.now() - t0;
   const hist = newHist();
   for (const r of reps) merge(hist, fromSparse(r.hist));
+  const probeReport = probe ? reps[reps.length - 1]! : null;
+  const fromProbe = ph.mode === "fanout-rate" && probeReport !== null && probeReport.count > 0;
+  const latency = fromProbe ? fromSparse(probeReport.hist) : hist;
   const units = reps.reduce((a, r) => a + r.count, 0);
   const srv = cpu1 - cpu0;
   return {
     contender: name, units, unitsPerSec: units / (wallMs / 1000), cost: units ? srv / units : null,
-    p50: percentile(hist, 0.5), p99: percentile(hist, 0.99), serverCpuPct: (srv / (wallMs * 1000)) * 100,
+    p50: percentile(latency, 0.5), p99: percentile(latency, 0.99),
+    ...(fromProbe ? { latencyFrom: `probe (${probeReport.count} deliveries)`, p50All: percentile(hist, 0.5), p99All: percentile(hist, 0.99) } : {}),
+    serverCpuPct: (srv / (wallMs * 1000)) * 100,
     loadgenCpuPct: (reps.reduce((a, r) => a + r.cpuMicros, 0) / (wallMs * 1000)) * 100,
     errors: reps.reduce((a, r) => a + r.errors, 0),
     perWorker: reps.map((r) => r.count),
   };
 }
 
-/** Connects n connections, spread over the workers. */
-async function connectAll(server: Deployment, spec: { path: string; steps: { send?: string; expect?: string }[] }, n: number): Promise<number> {
-  const res = await all((w, i) => w.call<{ connected: number; failures: string[] }>({
-    t: "connect", host: "127.0.0.1", port: server.ports[i % server.ports.length]!, path: spec.path, steps: spec.steps,
-    count: Math.floor(n / workers.length) + (i < n % workers.length ? 1 : 0), srcAddrs: SRC_ADDRS,
-  }, 300_000));
-  const got = res.reduce((a, r) => a + r.connected, 0);
-  const fails = res.flatMap((r) => r.failures);
-  if (got < n) progress(`  only ${got}/${n} connected${fails.length ? `: ${fails[0]}` : ""}`);
-  return got;
+/**
+ * Connects n connections, spread over the workers. With `probes`, in that many rounds: each
+ * round connects its share on the load generators, then one probe subscriber, so the probes
+ * sit evenly through the connection order (which is the send order of every contender's loop).
+ */
+async function connectAll(server: Deployment, spec: Spec, n: number, probes = 0): Promise<number> {
+  type Res = { connected: number; failures: string[] };
+  const connect = (w: Worker, i: number, count: number) => w.call<Res>({
+    t: "connect", host: "127.0.0.1", port: server.ports[i % server.ports.length]!, path: spec.path, steps: spec.steps, count, srcAddrs: SRC_ADDRS,
+  }, 300_000);
+  const probing = probe !== null && probes > 0;
+  const rounds = probing ? probes : 1;
+  const load = probing ? n - probes : n;
+  let got = 0;
+  const fails: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const share = Math.floor(load / rounds) + (r < load % rounds ? 1 : 0);
+    const res = await all((w, i) => connect(w, i, Math.floor(share / workers.length) + (i < share % workers.length ? 1 : 0)));
+    got = res.reduce((a, x) => a + x.connected, 0); // each worker reports its total so far
+    fails.push(...res.flatMap((x) => x.failures));
+    if (probing) {
+      const p = await connect(probe!, r, 1);
+      fails.push(...p.failures);
+    }
+  }
+  const probed = probing ? (await probe!.call<{ conns: number }>({ t: "count" })).conns : 0;
+  if (got + probed < n) progress(`  only ${got + probed}/${n} connected${fails.length ? `: ${fails[0]}` : ""}`);
+  return got + probed;
 }
 
 async function runContender(sc: Scenario, name: string, results: Map<string, PhaseResult>): Promise<void> {
@@ -101,16 +138,16 @@ async function runContender(sc: Scenario, name: string, results: Map<string, Pha
   const server = await deploy(c);
   try {
     const spec = c.client(sc.kind, sc.path);
-    for (const ph of sc.phases) {
+    for (const ph of phasesOf(sc)) {
       progress(`  ${ph.id} / ${name}`);
       const row = await runPhase(sc, ph, server, spec, name);
       if (row) results.get(ph.id)!.rows.push(row);
       if (row) progress(`    ${ph.unit === "conn" ? `${((row.cost ?? 0) / 1024).toFixed(2)} KiB/conn` : `${row.unitsPerSec.toFixed(0)} ${ph.unit}/s, ${row.cost?.toFixed(2) ?? "-"} µs/${ph.unit}, loadgen ${row.loadgenCpuPct?.toFixed(0)} %`}`);
-      await all((w) => w.call({ t: "pause" }));
+      await everyone((w) => w.call({ t: "pause" }));
       await sleep(quick ? 200 : 500); // let queued frames drain before the next phase
     }
   } finally {
-    await all((w) => w.call({ t: "stop" }));
+    await everyone((w) => w.call({ t: "stop" }));
     for (const p of server.procs.reverse()) { await stopServer(p); live.delete(p); }
   }
 }
@@ -152,15 +189,17 @@ async function runPhase(sc: Scenario, ph: Phase, server: Deployment, spec: Spec,
   }
   if (ph.mode === "handshake") {
     await all((w) => w.call({ t: "handshakes", host: "127.0.0.1", port: server.ports[0]!, path: spec.path, steps: spec.steps, concurrency: 16, srcAddrs: SRC_ADDRS.slice(1) }));
-    return measure(server, name);
+    return measure(server, name, ph);
   }
-  if (!connectedFor.has(server)) connectedFor.set(server, await connectAll(server, spec, sc.conns));
+  const probes = sc.phases.some((p) => p.mode === "fanout-rate") ? Math.max(10, Math.round(sc.conns / PROBE_EVERY)) : 0;
+  if (!connectedFor.has(server)) connectedFor.set(server, await connectAll(server, spec, sc.conns, probes));
   if (ph.mode === "echo") await all((w) => w.call({ t: "echo", parts: spec.parts, window: ph.window ?? 8 }));
   else {
     await all((w, i) => w.call({ t: "publish", parts: spec.parts,
       ...(i === 0 ? (ph.mode === "fanout-rate" ? { rate: ph.rate! } : { window: ph.window ?? 4 }) : {}) }));
+    await probe?.call({ t: "publish", parts: spec.parts }); // listens only
   }
-  return measure(server, name);
+  return measure(server, name, ph);
 }
 
 function updateReadme(md: string): void {
@@ -197,33 +236,36 @@ async function main(): Promise<void> {
   progress("compiling the Node servers with tsc (bench/.build)");
   compileServers();
   for (let i = 0; i < nWorkers; i++) workers.push(startWorker());
+  probe = startWorker({ probe: true });
+  if (!canPrioritise()) progress("latency probe runs at normal priority (nice -n -20 needs root or CAP_SYS_NICE): fixed-rate latencies include load-generator queueing");
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];
   for (const sc of scenarios(quick)) {
     if (only && !only.includes(sc.id)) continue;
-    for (const ph of sc.phases) {
+    if (phasesOf(sc).length === 0) continue;
+    for (const ph of phasesOf(sc)) {
       const r: PhaseResult = { id: ph.id, title: ph.title, unit: ph.unit, baseline: ph.baseline, ...(ph.target ? { target: ph.target } : {}), rows: [], skipped: [] };
       results.set(ph.id, r); order.push(r);
     }
     const why = sc.unavailable?.();
-    if (why) { progress(`${sc.id}: ${why}`); for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: "(scenario)", reason: why }); continue; }
+    if (why) { progress(`${sc.id}: ${why}`); for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: "(scenario)", reason: why }); continue; }
     progress(`${sc.id}: ${sc.contenders.join(", ")}`);
     // Rounds interleave the contenders, so each round's rows saw similar machine load.
     for (let round = 0; round < repeat; round++) for (const name of sc.contenders) {
       if (onlyContenders && !onlyContenders.includes(name)) continue;
       const skip = contender(name).unavailable();
       if (skip) {
-        if (round === 0) { progress(`  ${name}: skipped, ${skip}`); for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); }
+        if (round === 0) { progress(`  ${name}: skipped, ${skip}`); for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); }
         continue;
       }
       try { await runContender(sc, name, results); }
       catch (err) {
         progress(`  ${name}: FAILED ${(err as Error).message}`);
-        for (const ph of sc.phases) results.get(ph.id)!.skipped.push({ contender: name, reason: `failed: ${(err as Error).message}` });
+        for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: name, reason: `failed: ${(err as Error).message}` });
       }
     }
   }
-  for (const w of workers) await w.call({ t: "exit" }).catch(() => undefined);
+  await everyone((w) => w.call({ t: "exit" }).catch(() => undefined));
 
   mkdirSync(RESULTS, { recursive: true });
   const mdParts: string[] = [];

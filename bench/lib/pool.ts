@@ -3,12 +3,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { Cmd } from "../loadgen/worker.ts";
 import { ROOT } from "./contenders.ts";
-import { pinned } from "./pin.ts";
+import { pinned, prioritised } from "./pin.ts";
 
 export interface Worker { proc: ChildProcess; call<T = Record<string, unknown>>(cmd: Cmd, timeoutMs?: number): Promise<T> }
 
-export function startWorker(): Worker {
-  const [cmd, ...args] = pinned(1, [process.execPath, "--conditions=source", "--import", "tsx", join(ROOT, "bench", "loadgen", "worker.ts")]);
+/**
+ * A load-generator process on core 1. `probe`: the latency probe, run at the highest nice priority
+ * (where allowed) so that it reads its few sockets the moment data arrives instead of waiting
+ * behind the load generators that drain thousands.
+ */
+export function startWorker(options: { probe?: boolean } = {}): Worker {
+  const node = [process.execPath, "--conditions=source", "--import", "tsx", join(ROOT, "bench", "loadgen", "worker.ts")];
+  const [cmd, ...args] = pinned(1, options.probe ? prioritised(node) : node);
   const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();

@@ -9,6 +9,11 @@ export interface Row {
   cost: number | null;
   p50: number | null;
   p99: number | null;
+  /** Where p50/p99 come from when not from every delivery (fixed-rate fan-out: the probe). */
+  latencyFrom?: string;
+  /** p50/p99 over every delivery the load generators saw, queueing in them included. */
+  p50All?: number | null;
+  p99All?: number | null;
   serverCpuPct: number | null;
   loadgenCpuPct: number | null;
   errors: number;
@@ -59,6 +64,12 @@ export function table(res: PhaseResult): string {
   const line = (row: string[]) => "| " + row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(" | ") + " |";
   const out = [`### ${res.title}`, "", line(head), "|" + w.map((n, i) => (i === 0 ? "-".repeat(n + 2) : "-".repeat(n + 1) + ":")).join("|") + "|", ...body.map(line)];
   for (const s of res.skipped) out.push(`| ${s.contender}: ${s.reason} |`);
+  const probed = res.rows.filter((r) => r.latencyFrom);
+  if (probed.length) {
+    out.push("", "p50/p99: measured by the latency probe (a few subscribers spread through the send order, read at once); " +
+      "over every delivery, with the load generators' own queueing: " +
+      probed.map((r) => `${r.contender} ${us(r.p50All ?? null)} / ${us(r.p99All ?? null)}`).join("; "));
+  }
   const withRounds = res.rows.filter((r) => r.rounds);
   if (withRounds.length) out.push("", "rounds (" + costLabel(res) + "): " + withRounds.map((r) => `${r.contender} ${r.rounds!.map((v) => f(res.unit === "conn" && v !== null ? v / 1024 : v, 2)).join(" / ")}`).join("; "));
   if (res.verdict) out.push("", res.verdict);

@@ -13,7 +13,7 @@ export type Cmd =
   | { t: "echo"; parts: FramePart[]; window: number }
   | { t: "publish"; parts: FramePart[]; window?: number; rate?: number }
   | { t: "handshakes"; host: string; port: number; path: string; steps: Step[]; concurrency: number; srcAddrs: string[] }
-  | { t: "mark" } | { t: "report" } | { t: "pause" } | { t: "stop" } | { t: "exit" };
+  | { t: "mark" } | { t: "report" } | { t: "count" } | { t: "pause" } | { t: "stop" } | { t: "exit" };
 
 const conns: Conn[] = [];
 let count = 0;
@@ -146,6 +146,7 @@ async function handle(cmd: Cmd): Promise<object> {
       const cpu = process.cpuUsage(cpuMark);
       return { count, errors, hist: toSparse(hist), cpuMicros: cpu.user + cpu.system, wallMs: Date.now() - wallMark };
     }
+    case "count": return { conns: conns.length };
     case "pause": pause(); return {};
     case "stop": {
       pause();
