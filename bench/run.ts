@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ChildProcess } from "node:child_process";
 import { CONTENDERS, ROOT, compileServers, contender, setProfiling, startServer, stopServer, type Contender } from "./lib/contenders.ts";
 import { startRedis } from "./lib/redis.ts";
+import { buildHandshaker } from "./lib/native.ts";
 import { fromSparse, merge, newHist, percentile } from "./lib/hist.ts";
 import { startWorker, type Worker } from "./lib/pool.ts";
 import { canPin, canPrioritise } from "./lib/pin.ts";
@@ -45,6 +46,8 @@ const workers: Worker[] = [];
  * p50/p99 from it; `p50All`/`p99All` in the JSON keep what the whole load generator saw.
  */
 let probe: Worker | null = null;
+/** The C handshake load generator, when it could be built (see bench/lib/native.ts). */
+let handshaker: string | null = null;
 /** One probe subscriber per this many connections of a fixed-rate fan-out scenario. */
 const PROBE_EVERY = 50;
 
@@ -188,7 +191,8 @@ async function runPhase(sc: Scenario, ph: Phase, server: Deployment, spec: Spec,
     return { contender: name, units: n, unitsPerSec: 0, cost: n ? (rss1 - rss0) / n : null, p50: null, p99: null, serverCpuPct: null, loadgenCpuPct: null, errors: sc.conns - n };
   }
   if (ph.mode === "handshake") {
-    await all((w) => w.call({ t: "handshakes", host: "127.0.0.1", port: server.ports[0]!, path: spec.path, steps: spec.steps, concurrency: 16, srcAddrs: SRC_ADDRS.slice(1) }));
+    await all((w) => w.call({ t: "handshakes", host: "127.0.0.1", port: server.ports[0]!, path: spec.path, steps: spec.steps, concurrency: 16, srcAddrs: SRC_ADDRS.slice(1),
+      ...(handshaker ? { native: handshaker } : {}) }));
     return measure(server, name, ph);
   }
   const probes = sc.phases.some((p) => p.mode === "fanout-rate") ? Math.max(10, Math.round(sc.conns / PROBE_EVERY)) : 0;
@@ -237,6 +241,11 @@ async function main(): Promise<void> {
   compileServers();
   for (let i = 0; i < nWorkers; i++) workers.push(startWorker());
   probe = startWorker({ probe: true });
+  if (!only || only.includes("handshakes")) {
+    const built = buildHandshaker();
+    handshaker = "path" in built ? built.path : null;
+    if ("missing" in built) progress(`handshakes: the Node client will be the load generator, and likely the limit: ${built.missing}`);
+  }
   if (!canPrioritise()) progress("latency probe runs at normal priority (nice -n -20 needs root or CAP_SYS_NICE): fixed-rate latencies include load-generator queueing");
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];

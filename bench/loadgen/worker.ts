@@ -1,6 +1,9 @@
 // One load-generator process, driven by the runner over IPC. Holds raw connections, writes
 // pre-built frames in batches (one write per batch per socket), counts stamped messages and
 // records their latency. Every loop is bounded: by the runner's stop command and by `deadline`.
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+import { createInterface } from "node:readline";
 import { buildBatch, nowMicros, readStamp, stamp, type FramePart } from "../lib/frames.ts";
 import { newHist, record, toSparse } from "../lib/hist.ts";
 import { connect, CLOSE_FRAME, type RawConn, type Step } from "../lib/wsclient.ts";
@@ -12,7 +15,7 @@ export type Cmd =
   | { t: "connect"; host: string; port: number; path: string; steps: Step[]; count: number; srcAddrs: string[] }
   | { t: "echo"; parts: FramePart[]; window: number }
   | { t: "publish"; parts: FramePart[]; window?: number; rate?: number }
-  | { t: "handshakes"; host: string; port: number; path: string; steps: Step[]; concurrency: number; srcAddrs: string[] }
+  | { t: "handshakes"; host: string; port: number; path: string; steps: Step[]; concurrency: number; srcAddrs: string[]; native?: string }
   | { t: "mark" } | { t: "report" } | { t: "count" } | { t: "pause" } | { t: "stop" } | { t: "exit" };
 
 const conns: Conn[] = [];
@@ -102,7 +105,48 @@ function doPublish(cmd: Extract<Cmd, { t: "publish" }>): object {
   return { conns: conns.length };
 }
 
-function doHandshakes(cmd: Extract<Cmd, { t: "handshakes" }>): object {
+/**
+ * The C handshaker, when the runner built one: it runs the handshake loop, this process only
+ * relays mark and report to it (its stdin/stdout) and adds its CPU to the report.
+ */
+let native: { proc: ChildProcessByStdio<Writable, Readable, null>; replies: Array<(line: string) => void> } | null = null;
+
+function startNative(cmd: Extract<Cmd, { t: "handshakes" }>, binary: string): Promise<object> {
+  const args = [cmd.host, String(cmd.port), cmd.path, String(cmd.concurrency), cmd.srcAddrs.join(",")];
+  for (const s of cmd.steps) {
+    if (s.send !== undefined) args.push(`S:${s.send}`);
+    if (s.expect !== undefined) args.push(`E:${s.expect}`);
+  }
+  const proc = spawn(binary, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const replies: Array<(line: string) => void> = [];
+  native = { proc, replies };
+  return new Promise((resolve, reject) => {
+    proc.once("error", reject);
+    createInterface({ input: proc.stdout }).on("line", (line) => {
+      if (line === "READY") resolve({ native: true });
+      else replies.shift()?.(line);
+    });
+  });
+}
+
+function nativeReport(): Promise<{ count: number; errors: number; cpuMicros: number; hist: number[] }> {
+  const n = native!;
+  return new Promise((resolve) => {
+    n.replies.push((line) => resolve(JSON.parse(line)));
+    n.proc.stdin.write("report\n");
+  });
+}
+
+function stopNative(): void {
+  if (!native) return;
+  native.proc.stdin.end("stop\n"); // it exits on "stop"; killed by PID if it has not by then
+  const proc = native.proc;
+  setTimeout(() => { if (proc.exitCode === null) proc.kill("SIGKILL"); }, 2000).unref();
+  native = null;
+}
+
+function doHandshakes(cmd: Extract<Cmd, { t: "handshakes" }>): object | Promise<object> {
+  if (cmd.native) return startNative(cmd, cmd.native);
   running = true;
   deadline = Date.now() + HARD_DEADLINE_MS;
   let i = 0;
@@ -131,6 +175,7 @@ function doHandshakes(cmd: Extract<Cmd, { t: "handshakes" }>): object {
 /** Stops sending (timers, closed loops) but keeps the connections open. */
 function pause(): void {
   running = false;
+  stopNative();
   for (const t of timers) clearInterval(t);
   timers = [];
 }
@@ -141,10 +186,16 @@ async function handle(cmd: Cmd): Promise<object> {
     case "echo": return doEcho(cmd);
     case "publish": return doPublish(cmd);
     case "handshakes": return doHandshakes(cmd);
-    case "mark": count = 0; errors = 0; hist = newHist(); cpuMark = process.cpuUsage(); wallMark = Date.now(); return {};
+    case "mark":
+      count = 0; errors = 0; hist = newHist(); cpuMark = process.cpuUsage(); wallMark = Date.now();
+      native?.proc.stdin.write("mark\n");
+      return {};
     case "report": {
       const cpu = process.cpuUsage(cpuMark);
-      return { count, errors, hist: toSparse(hist), cpuMicros: cpu.user + cpu.system, wallMs: Date.now() - wallMark };
+      const own = { count, errors, hist: toSparse(hist), cpuMicros: cpu.user + cpu.system, wallMs: Date.now() - wallMark };
+      if (!native) return own;
+      const n = await nativeReport();
+      return { ...own, count: n.count, errors: n.errors, hist: n.hist, cpuMicros: own.cpuMicros + n.cpuMicros };
     }
     case "count": return { conns: conns.length };
     case "pause": pause(); return {};
