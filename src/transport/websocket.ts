@@ -1,6 +1,6 @@
 /**
  * The ONLY file that imports `ws`. It turns an HTTP upgrade into a TransportSocket and adds
- * the two things `ws` does not do for us on the hot path:
+ * what `ws` does not do for us on the hot path:
  *
  *  - per-tick corking: when a socket will get more than one message in this turn of the event
  *    loop, its TCP socket is corked and one nextTick uncorks it, so those messages leave in ONE
@@ -14,9 +14,8 @@
  *    compression in progress) so that per-connection order is kept;
  *  - no errors built for nothing on close: see `skipEndWhenFinished`.
  */
-import { Writable } from "node:stream";
 import type { IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
 import type { Socket } from "node:net";
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
 import type { HandshakeDecision } from "../endpoint/handshake.ts";
