@@ -1,26 +1,19 @@
 // How the transport drives its streams: everything sent to one socket in one turn of the event
 // loop goes out in one write, a lone message goes out at once, and a clean close wastes no
 // work. Counted on the server's own streams (a _write/_writev call is one system call).
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "node:net";
 import { Writable } from "node:stream";
 import { startServer } from "../helpers/server.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 
-/** Counts stream writes on the server side of one client connection, from now on. */
-function countServerWrites(client: RawSocket): { readonly count: number; restore(): void } {
+/** Counts stream writes on the server side of one client connection, from now on (t.mock restores them). */
+function countServerWrites(t: TestContext, client: RawSocket): () => number {
   const proto = Socket.prototype as unknown as Record<"_write" | "_writev", (...args: unknown[]) => void>;
-  const original = { _write: proto._write, _writev: proto._writev };
   const clientPort = client.socket.localPort;
-  const counter = { count: 0, restore: () => Object.assign(proto, original) };
-  for (const name of ["_write", "_writev"] as const) {
-    proto[name] = function (this: Socket, ...args: unknown[]) {
-      if (this.remotePort === clientPort) counter.count++;
-      return original[name].apply(this, args);
-    };
-  }
-  return counter;
+  const spies = [t.mock.method(proto, "_write"), t.mock.method(proto, "_writev")];
+  return () => spies.reduce((n, spy) => n + spy.mock.calls.filter((call) => (call.this as Socket).remotePort === clientPort).length, 0);
 }
 
 /** Replies to a raw client arrive as frames; this reads n text frames' payloads. */
@@ -36,24 +29,23 @@ test("the replies to all messages of one read leave in one write", async (t) => 
   const raw = await RawSocket.open(server.port);
   t.after(() => raw.socket.destroy());
   await raw.upgrade("/echo");
-  const writes = countServerWrites(raw);
-  t.after(() => writes.restore());
+  const writes = countServerWrites(t, raw);
   // Eight frames in one TCP write: the server reads them in one chunk and replies eight times.
   raw.socket.cork();
   for (let i = 0; i < 8; i++) raw.sendFrame(1, Buffer.from(String(i)));
   raw.socket.uncork();
   assert.deepEqual(await readTexts(raw, 8), ["re:0", "re:1", "re:2", "re:3", "re:4", "re:5", "re:6", "re:7"]);
-  assert.equal(writes.count, 1);
+  assert.equal(writes(), 1);
 });
 
 test("a lone send is written at once; later sends of the same turn wait for one write", async (t) => {
   const seen: number[] = [];
-  let writes: { readonly count: number; restore(): void } | undefined;
+  let writes: (() => number) | undefined;
   const server = await startServer({}, (s) => s.endpoint("/three", {
     message: (conn) => {
       for (const text of ["a", "b", "c"]) {
         conn.send(text);
-        seen.push(writes!.count);
+        seen.push(writes!());
       }
     },
   }));
@@ -61,13 +53,12 @@ test("a lone send is written at once; later sends of the same turn wait for one 
   const raw = await RawSocket.open(server.port);
   t.after(() => raw.socket.destroy());
   await raw.upgrade("/three");
-  writes = countServerWrites(raw);
-  t.after(() => writes!.restore());
+  writes = countServerWrites(t, raw);
   raw.sendFrame(1, Buffer.from("go"));
   assert.deepEqual(await readTexts(raw, 3), ["a", "b", "c"]);
   // "a" reached the socket before send() returned; "b" and "c" were corked and left together.
   assert.deepEqual(seen, [1, 1, 1]);
-  assert.equal(writes.count, 2);
+  assert.equal(writes(), 2);
 });
 
 test("a clean close calls end() on no stream that has already finished (Node builds an error for each)", async (t) => {
@@ -83,16 +74,14 @@ test("a clean close calls end() on no stream that has already finished (Node bui
   // since the client is a raw socket).
   const clientPort = raw.socket.localPort;
   const pointless: string[] = [];
-  const spied = [Writable.prototype, Socket.prototype] as unknown as Array<{ end(...args: unknown[]): unknown }>;
-  const originals = spied.map((proto) => proto.end);
-  spied.forEach((proto, i) => {
-    proto.end = function (this: Writable, ...args: unknown[]) {
+  for (const proto of [Writable.prototype, Socket.prototype] as unknown as Array<{ end(...args: unknown[]): unknown }>) {
+    const original = proto.end;
+    t.mock.method(proto, "end", function (this: Writable, ...args: unknown[]) {
       const ours = this instanceof Socket ? this.remotePort === clientPort : this.constructor.name === "Receiver";
       if (ours && (this.writableFinished || this.destroyed)) pointless.push(this.constructor.name);
-      return originals[i]!.apply(this, args);
-    };
-  });
-  t.after(() => spied.forEach((proto, i) => (proto.end = originals[i]!)));
+      return original.apply(this, args);
+    });
+  }
   // The client starts the close handshake, the server answers and ends, the client ends too.
   const code = Buffer.alloc(2);
   code.writeUInt16BE(1000);
