@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { redisForFile } from "../helpers/redis.ts";
+import { eventually } from "../helpers/until.ts";
 import { startNodes, stopNodes } from "../helpers/cluster-nodes.ts";
 import type { NodeProcess } from "../helpers/node-process.ts";
 import type { NodeInfo, PresenceEntry } from "../../src/cluster/index.ts";
@@ -24,14 +25,9 @@ async function nodeIds(node: NodeProcess): Promise<string[]> {
   return ((await node.request("nodes")) as NodeInfo[]).map((n) => n.nodeId).sort();
 }
 
-/** Poll a condition until it holds, failing after a bounded deadline (several TTLs). */
-async function eventually(what: string, check: () => Promise<boolean>, deadlineMs = TTL_MS * 10): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not true within ${deadlineMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a poll interval, not a wait for the result
-  }
-}
+/** Polled conditions fail after several TTLs; 50 ms is a poll interval, not a wait for the result. */
+const DEADLINE_MS = TTL_MS * 10;
+const POLL_MS = 50;
 
 test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async () => {
   const nodes = await startNodes(shared.redis.url, 3, { prefix: "presence:", heartbeatMs: 100, ttlMs: TTL_MS });
@@ -57,7 +53,7 @@ test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async
     await eventually("nodes() shows every node's count", async () => {
       infos = (await a.request("nodes")) as NodeInfo[];
       return JSON.stringify(infos.map((n) => [n.nodeId, n.connections]).sort()) === JSON.stringify([["node-0", 1], ["node-1", 2], ["node-2", 1]]);
-    });
+    }, DEADLINE_MS, POLL_MS);
     for (const info of infos) assert.equal(typeof info.lastSeen, "number");
 
     await b.request("leave", { room: "lobby", connId: "b2" });
@@ -69,8 +65,8 @@ test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async
     // SIGKILL node-2: no goodbye; its keys must expire.
     await c.kill("SIGKILL");
     await eventually("node-2's members gone from lobby", async () =>
-      !(await members(a, "lobby")).some((m) => m.startsWith("node-2/")));
-    await eventually("node-2 gone from nodes()", async () => !(await nodeIds(b)).includes("node-2"));
+      !(await members(a, "lobby")).some((m) => m.startsWith("node-2/")), DEADLINE_MS, POLL_MS);
+    await eventually("node-2 gone from nodes()", async () => !(await nodeIds(b)).includes("node-2"), DEADLINE_MS, POLL_MS);
     assert.deepEqual(await members(b, "lobby"), ["node-0/a1/ann", "node-1/b1/bob"]);
     assert.deepEqual(await nodeIds(a), ["node-0", "node-1"]);
 
@@ -78,7 +74,7 @@ test("presence across three nodes; leave; expiry after SIGKILL", { skip }, async
     await eventually("several heartbeats have passed", async () => {
       const info = ((await a.request("nodes")) as NodeInfo[]).find((n) => n.nodeId === "node-1");
       return info !== undefined && Date.now() - (infos.find((n) => n.nodeId === "node-1")?.lastSeen ?? 0) > TTL_MS * 2;
-    });
+    }, DEADLINE_MS, POLL_MS);
     assert.deepEqual(await members(a, "lobby"), ["node-0/a1/ann", "node-1/b1/bob"]);
   } finally {
     await stopNodes([a, b]);

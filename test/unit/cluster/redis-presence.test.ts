@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { createLogger } from "../../../src/log.ts";
 import { createBus, createPresence } from "../../../src/cluster/index.ts";
 import { redisForFile } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/until.ts";
 
 const logger = createLogger({ level: "silent" });
 let admin: Redis | undefined;
@@ -17,13 +18,9 @@ const shared = redisForFile({
 });
 const skip = shared.skip;
 
-async function eventually(what: string, check: () => Promise<boolean>, deadlineMs = 5_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not true within ${deadlineMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // poll interval
-  }
-}
+/** Polled conditions fail after 5 s; 20 ms is a poll interval. */
+const DEADLINE_MS = 5_000;
+const POLL_MS = 20;
 
 test("keys that vanish while connected are rewritten by the next heartbeat", { skip }, async () => {
   const [a, b] = [createBus({ redis: shared.redis.url, prefix: "hb:", nodeId: "a" }, { logger }), createBus({ redis: shared.redis.url, prefix: "hb:", nodeId: "b" }, { logger })];
@@ -35,8 +32,8 @@ test("keys that vanish while connected are rewritten by the next heartbeat", { s
     assert.ok(keys.length >= 3, keys.join(","));
     await admin!.del(...keys);
     assert.deepEqual(await pb.members("lobby"), []);
-    await eventually("a's member is back", async () => (await pb.members("lobby")).some((m) => m.connId === "a1"));
-    await eventually("a is back in nodes()", async () => (await pb.nodes()).some((n) => n.nodeId === "a"));
+    await eventually("a's member is back", async () => (await pb.members("lobby")).some((m) => m.connId === "a1"), DEADLINE_MS, POLL_MS);
+    await eventually("a is back in nodes()", async () => (await pb.nodes()).some((n) => n.nodeId === "a"), DEADLINE_MS, POLL_MS);
   } finally {
     await Promise.all([pa.close(), pb.close()]);
     await Promise.all([a.close(), b.close()]);
