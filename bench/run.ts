@@ -55,7 +55,7 @@ function progress(msg: string): void { process.stderr.write(`[bench ${new Date()
 
 async function shutdown(code: number): Promise<never> {
   await Promise.all([...live].map((p) => stopServer(p)));
-  for (const w of [...workers, ...(probe ? [probe] : [])]) if (w.proc.exitCode === null) w.proc.kill("SIGTERM"); // by PID, only ours
+  for (const w of loadProcesses()) if (w.proc.exitCode === null) w.proc.kill("SIGTERM"); // by PID, only ours
   process.exit(code);
 }
 process.on("SIGINT", () => { progress("SIGINT: stopping servers and load generators"); void shutdown(130); });
@@ -70,8 +70,12 @@ function freePort(): Promise<number> {
 }
 
 const all = <T>(fn: (w: Worker, i: number) => Promise<T>) => Promise.all(workers.map(fn));
-/** The load generators and the probe: for commands every process must follow (mark, report, pause, stop). */
-const everyone = <T>(fn: (w: Worker) => Promise<T>) => Promise.all([...workers, ...(probe ? [probe] : [])].map(fn));
+/** The load generators, then the probe (last: `measure` reads its report there). */
+const loadProcesses = (): Worker[] => (probe ? [...workers, probe] : workers);
+/** For commands every load process must follow (mark, report, pause, stop). */
+const everyone = <T>(fn: (w: Worker) => Promise<T>) => Promise.all(loadProcesses().map(fn));
+/** Part i of n when `total` is split as evenly as whole numbers allow. */
+const shareOf = (total: number, n: number, i: number): number => Math.floor(total / n) + (i < total % n ? 1 : 0);
 
 interface Report { count: number; errors: number; hist: number[]; cpuMicros: number; wallMs: number }
 
@@ -122,8 +126,8 @@ async function connectAll(server: Deployment, spec: Spec, n: number, probes = 0)
   let got = 0;
   const fails: string[] = [];
   for (let r = 0; r < rounds; r++) {
-    const share = Math.floor(load / rounds) + (r < load % rounds ? 1 : 0);
-    const res = await all((w, i) => connect(w, i, Math.floor(share / workers.length) + (i < share % workers.length ? 1 : 0)));
+    const share = shareOf(load, rounds, r);
+    const res = await all((w, i) => connect(w, i, shareOf(share, workers.length, i)));
     got = res.reduce((a, x) => a + x.connected, 0); // each worker reports its total so far
     fails.push(...res.flatMap((x) => x.failures));
     if (probing) {
@@ -195,8 +199,10 @@ async function runPhase(sc: Scenario, ph: Phase, server: Deployment, spec: Spec,
       ...(handshaker ? { native: handshaker } : {}) }));
     return measure(server, name, ph);
   }
-  const probes = sc.phases.some((p) => p.mode === "fanout-rate") ? Math.max(10, Math.round(sc.conns / PROBE_EVERY)) : 0;
-  if (!connectedFor.has(server)) connectedFor.set(server, await connectAll(server, spec, sc.conns, probes));
+  if (!connectedFor.has(server)) {
+    const probes = sc.phases.some((p) => p.mode === "fanout-rate") ? Math.max(10, Math.round(sc.conns / PROBE_EVERY)) : 0;
+    connectedFor.set(server, await connectAll(server, spec, sc.conns, probes));
+  }
   if (ph.mode === "echo") await all((w) => w.call({ t: "echo", parts: spec.parts, window: ph.window ?? 8 }));
   else {
     await all((w, i) => w.call({ t: "publish", parts: spec.parts,
@@ -251,26 +257,27 @@ async function main(): Promise<void> {
   const order: PhaseResult[] = [];
   for (const sc of scenarios(quick)) {
     if (only && !only.includes(sc.id)) continue;
-    if (phasesOf(sc).length === 0) continue;
-    for (const ph of phasesOf(sc)) {
+    const phases = phasesOf(sc);
+    if (phases.length === 0) continue;
+    for (const ph of phases) {
       const r: PhaseResult = { id: ph.id, title: ph.title, unit: ph.unit, baseline: ph.baseline, ...(ph.target ? { target: ph.target } : {}), rows: [], skipped: [] };
       results.set(ph.id, r); order.push(r);
     }
     const why = sc.unavailable?.();
-    if (why) { progress(`${sc.id}: ${why}`); for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: "(scenario)", reason: why }); continue; }
+    if (why) { progress(`${sc.id}: ${why}`); for (const ph of phases) results.get(ph.id)!.skipped.push({ contender: "(scenario)", reason: why }); continue; }
     progress(`${sc.id}: ${sc.contenders.join(", ")}`);
     // Rounds interleave the contenders, so each round's rows saw similar machine load.
     for (let round = 0; round < repeat; round++) for (const name of sc.contenders) {
       if (onlyContenders && !onlyContenders.includes(name)) continue;
       const skip = contender(name).unavailable();
       if (skip) {
-        if (round === 0) { progress(`  ${name}: skipped, ${skip}`); for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); }
+        if (round === 0) { progress(`  ${name}: skipped, ${skip}`); for (const ph of phases) results.get(ph.id)!.skipped.push({ contender: name, reason: skip }); }
         continue;
       }
       try { await runContender(sc, name, results); }
       catch (err) {
         progress(`  ${name}: FAILED ${(err as Error).message}`);
-        for (const ph of phasesOf(sc)) results.get(ph.id)!.skipped.push({ contender: name, reason: `failed: ${(err as Error).message}` });
+        for (const ph of phases) results.get(ph.id)!.skipped.push({ contender: name, reason: `failed: ${(err as Error).message}` });
       }
     }
   }

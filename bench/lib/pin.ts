@@ -18,7 +18,8 @@ export function pinned(core: number, cmd: string[]): string[] {
 let niceCached: boolean | undefined;
 /** `nice -n -20` works here (root or CAP_SYS_NICE). */
 export function canPrioritise(): boolean {
-  if (niceCached === undefined) niceCached = spawnSync("nice", ["-n", "-20", "true"]).status === 0 && spawnSync("nice", ["-n", "-20", "nice"]).stdout?.toString().trim() === "-20";
+  // `nice` with no command prints the niceness it runs at: -20 only where raising it was allowed.
+  if (niceCached === undefined) niceCached = spawnSync("nice", ["-n", "-20", "nice"]).stdout?.toString().trim() === "-20";
   return niceCached;
 }
 
