@@ -6,7 +6,7 @@
 import WebSocket from "ws";
 import type { App, AppOptions, Server } from "../../src/index.ts";
 import { startServer } from "./server.ts";
-import { withTimeout, WAIT_MS } from "./ws-client.ts";
+import { ClosableClient, withTimeout, WAIT_MS } from "./ws-client.ts";
 
 export async function startApp(options: AppOptions = {}, setup?: (app: App, server: Server) => void, path = "/app"): Promise<{ server: Server; app: App; url: string }> {
   let app!: App;
@@ -21,17 +21,13 @@ export async function startApp(options: AppOptions = {}, setup?: (app: App, serv
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Frame = any;
 
-export class ProtoClient {
-  readonly ws: WebSocket;
+export class ProtoClient extends ClosableClient {
   readonly frames: Frame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
   #nextId = 1;
   readonly #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
 
   private constructor(url: string, protocols: string[], headers: Record<string, string>) {
-    this.ws = new WebSocket(url, protocols, { headers });
-    this.ws.on("error", () => undefined); // surfaces through `closed`
-    this.closed = new Promise((resolve) => this.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    super(new WebSocket(url, protocols, { headers }));
     this.ws.on("message", (data: Buffer) => {
       const frame = JSON.parse(data.toString());
       const i = this.#waiters.findIndex((w) => w.match(frame));
@@ -69,15 +65,5 @@ export class ProtoClient {
     const id = this.#nextId++;
     this.sendRaw(JSON.stringify({ task, data, id }));
     return this.next((f) => f.id === id && f.task === undefined, timeoutMs);
-  }
-
-  waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
-    return withTimeout(this.closed, timeoutMs, "the connection did not close");
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    this.ws.close();
-    await this.waitClosed();
   }
 }

@@ -14,23 +14,41 @@ export interface Received {
   text: string;
 }
 
-export class TestClient {
+/** A `ws` client connection seen through its close: what every test client shares. */
+export class ClosableClient {
   readonly ws: WebSocket;
-  readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    this.closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on("error", () => undefined); // errors surface through `closed` (and a subclass's own promises)
+  }
+
+  waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
+    return withTimeout(this.closed, timeoutMs, "the connection did not close");
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await this.waitClosed();
+  }
+}
+
+export class TestClient extends ClosableClient {
+  readonly opened: Promise<void>;
   readonly #queue: Received[] = [];
   readonly #waiters: Array<(message: Received) => void> = [];
 
   constructor(url: string, protocols?: string | string[], options?: ClientOptions) {
-    this.ws = new WebSocket(url, protocols, options);
+    super(new WebSocket(url, protocols, options));
     this.opened = new Promise((resolve, reject) => {
       this.ws.once("open", () => resolve());
       this.ws.once("unexpected-response", (_req, res) => reject(new HttpRefusal(res.statusCode ?? 0, res.statusMessage ?? "")));
       this.ws.once("error", reject);
     });
     this.opened.catch(() => undefined); // observed by whoever awaits it
-    this.closed = new Promise((resolve) => this.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
-    this.ws.on("error", () => undefined); // errors surface through `opened` / `closed`
     this.ws.on("message", (data: Buffer, isBinary: boolean) => {
       const message = { data, isBinary, text: data.toString() };
       const waiter = this.#waiters.shift();
@@ -53,16 +71,6 @@ export class TestClient {
 
   send(data: string | Buffer, binary?: boolean): void {
     this.ws.send(data, { binary: binary ?? typeof data !== "string" });
-  }
-
-  waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
-    return withTimeout(this.closed, timeoutMs, "the connection did not close");
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    this.ws.close();
-    await this.waitClosed();
   }
 }
 
