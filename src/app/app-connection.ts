@@ -3,19 +3,31 @@
  * with an AbortController) and bad-message budget. Tasks see it as an AppConnection.
  */
 import { encodePush } from "../protocol/codec.ts";
+import type { Request, RequestId } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { PreparedMessage } from "../transport/socket.ts";
 import type { PushGate } from "./push.ts";
 import type { User } from "./sessions.ts";
-import { TaskAbort, type AppConnection } from "./task.ts";
+import type { AppConnection } from "./task.ts";
 import { BadMessageBudget } from "./bad-messages.ts";
+
+/**
+ * One asynchronous call or send that has not been answered yet. The object itself is the
+ * server's key for it: the peer's request id is only data here, so a reused id can neither
+ * overwrite a running call nor hide one from the count.
+ */
+export interface InFlightCall {
+  readonly request: Request;
+  readonly controller: AbortController;
+}
 
 export class AppConn implements AppConnection {
   readonly rooms = new Set<string>();
-  /** request id (or a negative serial for sends without id) → its AbortController. */
-  readonly inFlight = new Map<number, AbortController>();
   readonly budget: BadMessageBudget;
-  private sendSerial = 0;
+  /** Every call and send in flight: what `maxInFlightTasks` bounds. */
+  readonly #calls = new Set<InFlightCall>();
+  /** The request ids among them (never more entries than #calls) for the reused-id check. */
+  readonly #callIds = new Set<RequestId>();
 
   constructor(
     readonly raw: Connection<unknown>,
@@ -61,14 +73,35 @@ export class AppConn implements AppConnection {
     this.raw.close(code, reason);
   }
 
-  /** A key for a call without a request id (sends are tracked too, so they can be aborted). */
-  nextSendKey(): number {
-    this.sendSerial -= 1;
-    return this.sendSerial;
+  /** How many calls and sends are in flight. */
+  get inFlight(): number {
+    return this.#calls.size;
   }
 
-  abortAll(reason: TaskAbort): void {
-    for (const controller of this.inFlight.values()) controller.abort(reason);
-    this.inFlight.clear();
+  /** True while a call with this request id is in flight. */
+  hasCallInFlight(id: RequestId): boolean {
+    return this.#callIds.size > 0 && this.#callIds.has(id);
+  }
+
+  track(request: Request, controller: AbortController): InFlightCall {
+    const call: InFlightCall = { request, controller };
+    this.#calls.add(call);
+    if (request.id !== undefined) this.#callIds.add(request.id);
+    return call;
+  }
+
+  /** Take one call out. True when it was still in: the caller then owns its one answer. */
+  untrack(call: InFlightCall): boolean {
+    if (!this.#calls.delete(call)) return false;
+    if (call.request.id !== undefined) this.#callIds.delete(call.request.id);
+    return true;
+  }
+
+  /** Take every call out (disconnect, stop): the caller owns their answers; later settles send nothing. */
+  takeAll(): InFlightCall[] {
+    const calls = [...this.#calls];
+    this.#calls.clear();
+    this.#callIds.clear();
+    return calls;
   }
 }

@@ -4,7 +4,8 @@
  * sendPrepared), not beside it: `server.app(path, options)` mounts one.
  */
 import { z } from "zod";
-import { OptionError, HandshakeRejection, reject } from "../errors.ts";
+import { OptionError, HandshakeRejection, reject, toCloseCode } from "../errors.ts";
+import { runHook } from "../hooks.ts";
 import { LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { encodePush } from "../protocol/codec.ts";
@@ -45,9 +46,13 @@ export interface AppOptions {
   badMessageWindowMs?: number;
   maxRoomsPerConnection?: number;
   maxPushBufferedBytes?: number;
-  /** Called when a connection has joined its rooms and been welcomed / when it is gone. */
-  open?(conn: AppConnection): void;
-  close?(conn: AppConnection, code: number, reason: string): void;
+  /**
+   * Called when a connection has joined its rooms and been welcomed / when it is gone. Either
+   * may be async. A throw or rejection of `open` is logged and closes that connection with
+   * 1011; one of `close` is logged only.
+   */
+  open?(conn: AppConnection): void | Promise<void>;
+  close?(conn: AppConnection, code: number, reason: string): void | Promise<void>;
   /** Endpoint settings passed through (maxConnections, maxPayload, idPrefix, …). */
   endpoint?: Omit<EndpointOptions<AppData>, "handshake" | "open" | "message" | "close" | "protocols" | "defaultData">;
 }
@@ -134,9 +139,14 @@ export class App {
     return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters } };
   }
 
-  /** The server has stopped waiting for tasks: any still running sees its signal fire. */
+  /**
+   * The server has stopped waiting for tasks (it closes the connections next): every call
+   * still running is answered `unavailable` now, on its still-open connection, and its signal
+   * fires. A task that settles later sends nothing: one reply per call.
+   */
   stop(): void {
-    for (const conn of this.#conns.values()) conn.abortAll(new TaskAbort("stopped", "the server is stopping"));
+    const reason = new TaskAbort("stopped", "the server is stopping");
+    for (const conn of this.#conns.values()) if (conn.inFlight > 0) this.#router.abortAll(conn, reason);
   }
 
   /** @internal The connections are gone: stop hearing the other nodes. */
@@ -188,16 +198,20 @@ export class App {
     const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms: raw.data.rooms };
     conn.reply(encodePush(BuiltinPush.Welcome, welcome));
     for (const room of raw.data.rooms) this.rooms.join(conn, room);
-    this.options.open?.(conn);
+    runHook(this.options.open, [conn], (err) => {
+      // Like an endpoint hook that fails: logged, and its connection closed with 1011.
+      this.#log.error({ err, conn: conn.id }, "app open hook failed; closing its connection with 1011");
+      if (raw.isOpen) conn.close(toCloseCode(err), "internal error");
+    });
   }
 
   #close(raw: Connection<AppData>, code: number, reason: string): void {
     const conn = this.#conns.get(raw.id);
     if (conn === undefined) return;
-    conn.abortAll(new TaskAbort("disconnected", `the client disconnected (${code})`));
+    if (conn.inFlight > 0) this.#router.abortAll(conn, new TaskAbort("disconnected", `the client disconnected (${code})`));
     this.#conns.delete(conn.id);
     this.rooms.leaveAll(conn);
-    this.options.close?.(conn, code, reason);
+    runHook(this.options.close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "app close hook failed"));
   }
 
   /** Serialised once by the caller; framed once here; written to each member the gate admits. */

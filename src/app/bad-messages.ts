@@ -16,6 +16,9 @@ export class BadMessageBudget {
     const now = this.now();
     while (this.times.length > 0 && now - this.times[0]! >= this.windowMs) this.times.shift();
     this.times.push(now);
+    // Over the budget the answer is already known: keep max + 1 times, not one per message
+    // (a peer that ignores our close frame may go on sending until closeTimeoutMs).
+    if (this.times.length > this.max + 1) this.times.shift();
     return this.times.length > this.max;
   }
 }

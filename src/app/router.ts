@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { CloseCode } from "../protocol/close-codes.ts";
 import { ProtocolError, encodeError, encodeReply, parseRequest } from "../protocol/codec.ts";
 import type { ErrorCode, Request } from "../protocol/messages.ts";
-import type { AppConn } from "./app-connection.ts";
+import type { AppConn, InFlightCall } from "./app-connection.ts";
 import type { RoomsApi } from "./rooms.ts";
 import { TaskAbort, TaskError, schemaMessage, type TaskContext, type TaskDefinition } from "./task.ts";
 
@@ -29,7 +29,7 @@ export interface RouterStats {
 export function newRouterStats(): RouterStats {
   return {
     ok: 0, badMessages: 0, closedForBadMessages: 0,
-    failed: { bad_request: 0, unknown_task: 0, forbidden: 0, timeout: 0, internal: 0, overloaded: 0 },
+    failed: { bad_request: 0, unknown_task: 0, forbidden: 0, timeout: 0, internal: 0, overloaded: 0, unavailable: 0 },
   };
 }
 
@@ -57,19 +57,36 @@ export class Router {
     const text = typeof data === "string" ? data : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
     const request = parseRequest(text);
     if (request instanceof ProtocolError) return this.bad(conn, request);
+    // Its reply could not be told from the running call's: refused, and not run. Not a bad
+    // message (the frame is well-formed), so it does not spend the budget.
+    if (request.id !== undefined && conn.hasCallInFlight(request.id)) return this.fail(conn, request, "bad_request", `id ${request.id} already in flight`);
     const task = this.tasks.get(request.task);
     if (task === undefined) return this.fail(conn, request, "unknown_task", `no task "${request.task.slice(0, 128)}"`);
-    if (conn.inFlight.size >= this.options.maxInFlightTasks) {
+    if (conn.inFlight >= this.options.maxInFlightTasks) {
       return this.fail(conn, request, "overloaded", "too many calls in flight");
     }
     this.run(conn, task, request);
+  }
+
+  /**
+   * End every call in flight on `conn`; each signal fires with `reason`. At a stop the
+   * connection is still open, so each call with an id is answered `unavailable` here, at once
+   * (before the server's 1001 close); after a disconnect there is no one to answer. Either way
+   * the calls are out of the table, so a task that settles later sends nothing.
+   */
+  abortAll(conn: AppConn, reason: TaskAbort): void {
+    for (const call of conn.takeAll()) {
+      if (reason.code === "stopped") this.fail(conn, call.request, "unavailable", reason.message);
+      call.controller.abort(reason);
+    }
   }
 
   private bad(conn: AppConn, error: ProtocolError): void {
     this.stats.badMessages += 1;
     this.stats.failed.bad_request += 1;
     conn.reply(encodeError(error.id ?? null, "bad_request", error.message));
-    if (conn.budget.spend()) {
+    // Counted once: a peer that ignores the close frame keeps being read until closeTimeoutMs.
+    if (conn.budget.spend() && conn.raw.isOpen) {
       this.stats.closedForBadMessages += 1;
       this.log.debug({ conn: conn.id }, "too many bad messages: closing with 1008");
       conn.close(CloseCode.PolicyViolation, "too many bad messages");
@@ -92,16 +109,19 @@ export class Router {
     if (this.work?.closed === true) return this.fail(conn, request, "overloaded", "the server is stopping");
     const ctx = new RequestContext(request.data, conn, this.rooms);
     let result: unknown;
+    let pending: boolean;
     try {
       result = task.guard === undefined && task.worker === undefined && task.handler !== undefined ? this.callSync(task, ctx) : this.execute(task, ctx);
+      pending = isThenable(result); // reads the result's `then`: user code too (a getter may throw)
     } catch (error) {
       return this.failWith(conn, task, request, error);
     }
-    if (!isThenable(result)) return this.succeed(conn, task, request, result);
+    if (!pending) return this.succeed(conn, task, request, result);
     const controller = ctx.controller;
-    const settled = this.settle(conn, task, request, controller, result);
-    // Tracked work: a graceful stop waits for it, and aborts it at the deadline.
-    if (this.work !== undefined) {
+    const settled = this.settle(conn, task, request, controller, result as PromiseLike<unknown>);
+    // Tracked work: a graceful stop waits for it, and aborts it at the deadline. (Closed only
+    // if the handler itself began a stop: its call is then answered by the app's stop.)
+    if (this.work !== undefined && !this.work.closed) {
       const abortOnStop = controller;
       void this.work.run((stopSignal) => {
         stopSignal.addEventListener("abort", () => abortOnStop.abort(new TaskAbort("stopped", "the server is stopping")), { once: true });
@@ -122,8 +142,7 @@ export class Router {
 
   /** Wait for an asynchronous task: the first of it settling, or its signal (timeout, disconnect, stop). */
   private async settle(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, controller: AbortController, pending: PromiseLike<unknown>): Promise<void> {
-    const key = request.id ?? conn.nextSendKey();
-    conn.inFlight.set(key, controller);
+    const call: InFlightCall = conn.track(request, controller);
     const timeoutMs = task.timeoutMs ?? this.options.taskTimeoutMs;
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout", `task "${task.name}" took more than ${timeoutMs} ms`)), timeoutMs);
     const outcome = await new Promise<Outcome>((resolve) => {
@@ -136,7 +155,8 @@ export class Router {
       ).finally(() => controller.signal.removeEventListener("abort", onAbort));
     });
     clearTimeout(timer);
-    conn.inFlight.delete(key);
+    // Already taken out: answered by a stop, or the connection is gone. One reply per call.
+    if (!conn.untrack(call)) return;
     if (outcome.ok) this.succeed(conn, task, request, outcome.value);
     else this.failWith(conn, task, request, outcome.error);
   }
@@ -181,7 +201,9 @@ export class Router {
   private failWith(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, error: unknown): void {
     if (error instanceof TaskAbort) {
       if (error.code === "timeout") return this.fail(conn, request, "timeout", error.message);
-      // Disconnected or stopping: there is no one left to reply to.
+      // The stop deadline: the connection is still open (it closes with 1001 next).
+      if (error.code === "stopped") return this.fail(conn, request, "unavailable", error.message);
+      // Disconnected: there is no one left to reply to.
       this.log.debug({ conn: conn.id, task: task.name }, error.message);
       return;
     }

@@ -29,7 +29,11 @@ export interface TaskContext<D = unknown, U extends User = User> {
   /** The connection's first room (the one it joined at connect), if any. */
   room: string | undefined;
   rooms: RoomsApi;
-  /** Fires on timeout, client disconnect and at a graceful stop's deadline: stop work and return. */
+  /**
+   * Fires on timeout (the caller gets `timeout`), client disconnect (no one to answer) and at a
+   * graceful stop's deadline (the caller gets `unavailable`): stop work and return. Whatever the
+   * task returns after that is not sent: each call gets exactly one reply.
+   */
   signal: AbortSignal;
   /** Push to the calling connection. */
   push(task: string, data: unknown): boolean;
@@ -70,7 +74,7 @@ export class TaskError extends Error {
   }
 }
 
-/** Why a signal was aborted: kept on `signal.reason`, mapped to the wire code. */
+/** Why a signal was aborted: kept on `signal.reason`, mapped to the wire code (timeout → `timeout`, stopped → `unavailable`, disconnected → none). */
 export class TaskAbort extends Error {
   constructor(readonly code: "timeout" | "disconnected" | "stopped", message: string) {
     super(message);

@@ -12,11 +12,15 @@ export const PROTOCOL_VERSION = 1;
 export const SUBPROTOCOL = `switchboard.v${PROTOCOL_VERSION}`;
 
 /**
- * The closed list of error codes a reply may carry. A new code is a protocol change:
- * add it here AND in docs/protocol.md.
+ * The list of error codes a reply may carry. A new code is a protocol change: add it here
+ * AND in docs/protocol.md. Within v1 codes are only added (`unavailable` came after the first
+ * six), never changed or removed.
  */
 export const ERROR_CODES = [
-  /** The message was not valid JSON, had the wrong shape, or its data failed the task's schema. */
+  /**
+   * The message was not valid JSON, had the wrong shape, or its data failed the task's schema;
+   * or its id is that of a call still in flight on this connection (the call does not run).
+   */
   "bad_request",
   /** No task of that name is registered. */
   "unknown_task",
@@ -28,6 +32,11 @@ export const ERROR_CODES = [
   "internal",
   /** Too many calls in flight on this connection, or the worker pool's queue is full. */
   "overloaded",
+  /**
+   * The server stopped before the task finished (a graceful stop reached its deadline). The
+   * task may or may not have had its effects; retry on a new connection.
+   */
+  "unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -41,7 +50,10 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 /** Task names: 1–128 printable ASCII characters, no spaces (e.g. "chat.say", "room.join"). */
 export const TASK_NAME_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
-/** Request ids: integers in [0, 2^53 - 1] chosen by the client, echoed in the reply. */
+/**
+ * Request ids: integers in [0, 2^53 - 1] chosen by the client, echoed in the reply. The server
+ * only echoes them: an id may be reused once its call was answered, not while it is in flight.
+ */
 export type RequestId = number;
 
 export function isRequestId(value: unknown): value is RequestId {
