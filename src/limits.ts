@@ -148,11 +148,15 @@ export const LIMITS = {
   },
   controlMaxLineBytes: {
     name: "controlMaxLineBytes", default: 1024 * 1024, unit: "bytes", min: 64, scope: "runtime",
-    whenHit: "a control request line longer than this gets an error reply (code \"line_too_long\") and the control connection is closed",
+    whenHit: "a control request line longer than this gets an error reply (code \"line_too_long\") and the control connection is closed; nothing sent after that line is run",
   },
   controlMaxConnections: {
     name: "controlMaxConnections", default: 16, unit: "count", min: 1, scope: "runtime",
     whenHit: "further control connections get one error reply (code \"busy\") and are closed",
+  },
+  controlMaxBufferedBytes: {
+    name: "controlMaxBufferedBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "runtime",
+    whenHit: "a control connection with more unsent reply bytes than this (its client is not reading) is not read further, so its next request waits, and progress lines are dropped, until the replies flush below it",
   },
   controlStopGraceMs: {
     name: "controlStopGraceMs", default: 2_000, unit: "ms", min: 0, scope: "runtime",

@@ -7,7 +7,8 @@
  *   reply     {"id": 1, "ok": true, "result": ...}
  *             {"id": 1, "ok": false, "error": {"code": "not_found", "message": "..."}}
  *
- * A line that cannot be parsed gets a reply with `"id": null`. docs/operations.md documents it.
+ * A line that cannot be parsed gets a reply with `"id": null`. Requests on one connection run
+ * one at a time, so replies come in request order. docs/operations.md documents it.
  */
 import { SwitchboardError } from "../errors.ts";
 
