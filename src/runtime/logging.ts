@@ -5,9 +5,18 @@
  * for log collectors. The level can change at run time (`switchboard command log-level debug`):
  * child loggers follow because pino children read their level through their parent.
  */
+import { createRequire } from "node:module";
 import { pino, type Logger, type DestinationStream } from "pino";
-import PinoPretty from "pino-pretty";
+import type { PinoPretty } from "pino-pretty";
 import { OptionError } from "../errors.ts";
+
+/**
+ * pino-pretty is loaded only when pretty output is chosen (`import "switchboard"` must not load
+ * it). It is CommonJS, so require() loads it synchronously and createRuntimeLogger() stays sync.
+ */
+function loadPinoPretty(): typeof PinoPretty {
+  return (createRequire(import.meta.url)("pino-pretty") as { PinoPretty: typeof PinoPretty }).PinoPretty;
+}
 
 export const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LevelName = (typeof LEVELS)[number];
@@ -59,7 +68,7 @@ export function createRuntimeLogger(
     destination = pino.destination({ dest: settings.file, mkdir: true, sync: true });
   } else if (settings.pretty) {
     // sync: the last lines before process.exit() are not lost.
-    destination = PinoPretty({ colorize: stdoutIsTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname", sync: true });
+    destination = loadPinoPretty()({ colorize: stdoutIsTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname", sync: true });
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }
