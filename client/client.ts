@@ -14,9 +14,11 @@ import {
 } from "../src/protocol/messages.ts";
 import { CloseCode } from "../src/protocol/close-codes.ts";
 import { CallError } from "./call-error.ts";
-import { Emitter, reportListenerError } from "./events.ts";
+import { ClientError, messageOf } from "./client-error.ts";
+import { Emitter, logUnheard } from "./events.ts";
 import { OfflineQueue } from "./offline-queue.ts";
 import { Backoff, isRetryableClose, type ReconnectOptions } from "./reconnect.ts";
+import { resolveServerUrl } from "./server-url.ts";
 
 /** Any constructor with the browser WebSocket's shape (the global one, or `ws`'s WebSocket). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,7 +35,7 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor;
   /** Bound on frames kept while offline (default 1000). */
   maxOfflineQueue?: number;
-  /** Default timeout of call() (default 30 000 ms; 0 = none). */
+  /** Default timeout of call() (default 30 000 ms; 0 = none; at most 2^31-1). */
   callTimeoutMs?: number;
 }
 
@@ -45,8 +47,12 @@ export interface ClientEvents {
   close: [code: number, reason: string, willReconnect: boolean];
   /** The socket is open again after it was lost; `attempts` it took. */
   reconnect: [attempts: number];
-  /** The server sent something this client could not read. */
-  error: [error: Error];
+  /**
+   * Something went wrong and the client handled it: a failed connection attempt (the `close`
+   * that follows says whether it retries), an unreadable frame, a listener that threw. Never
+   * fatal; see ClientError's `kind`.
+   */
+  error: [error: ClientError];
 }
 
 type AnyTasks = Record<string, TaskSpec>;
@@ -62,16 +68,24 @@ interface PendingCall {
 }
 
 const OPEN = 1;
+/** The longest delay setTimeout keeps (a longer one fires at once). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * T maps task names to { data, reply }; P maps push names to their data. Plain interfaces
  * work (no index signature needed).
  */
 export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends { [K in keyof P]: unknown } = AnyPushes> {
+  /** The server's URL as the client uses it: absolute, ws: or wss: (http(s): given is mapped). */
+  readonly url: string;
   /** The server's welcome on the current connection (user, connection id, rooms). */
   welcome: Welcome | undefined;
   private socket: InstanceType<WebSocketConstructor> | undefined;
-  private readonly events = new Emitter<ClientEvents>();
+  /** The current socket fired `open` (its errors are then not connect failures). */
+  private socketOpened = false;
+  /** `ws`, once loaded, where the runtime has no global WebSocket. */
+  private loadedWebSocket: WebSocketConstructor | undefined;
+  private readonly events = new Emitter<ClientEvents>((event, thrown) => this.listenerThrew(`an "${event}" listener`, thrown));
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly pending = new Map<number, PendingCall>();
   private readonly queue: OfflineQueue;
@@ -83,14 +97,19 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private closedByUser = false;
   private lost = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles the promise close() returned, once the socket has closed. */
+  private closing: { promise: Promise<void>; resolve(): void } | undefined;
   private readonly callTimeoutMs: number;
 
-  constructor(readonly url: string, private readonly options: ClientOptions = {}) {
+  /** Throws (synchronously) for a bad URL or option; after that, nothing the client does throws into the event loop. */
+  constructor(url: string, private readonly options: ClientOptions = {}) {
+    this.url = resolveServerUrl(url).href;
     this.queue = new OfflineQueue(options.maxOfflineQueue);
     this.backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect === true ? {} : options.reconnect);
     this.rooms = new Set(initialRooms(options.room));
-    this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
-    void this.connect();
+    this.callTimeoutMs = checkTimeout(options.callTimeoutMs ?? 30_000, "callTimeoutMs");
+    // After the constructor returns, so that listeners added next hear of the first attempt.
+    queueMicrotask(() => this.guard(() => this.connect()));
   }
 
   get connected(): boolean {
@@ -127,10 +146,11 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
         const code = this.closedByUser ? "closed" : "disconnected";
         return reject(new CallError(code, code === "closed" ? "the client is closed" : "the connection closed for good", task));
       }
+      // A throw in here (bad timeoutMs, data JSON cannot encode) rejects this call's promise.
+      const timeoutMs = options.timeoutMs === undefined ? this.callTimeoutMs : checkTimeout(options.timeoutMs, "timeoutMs");
       const id = this.nextId++;
       const text = encodeRequest(task, data, id);
       const call: PendingCall = { task, resolve, reject, timer: undefined, sent: false };
-      const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
       if (timeoutMs > 0) {
         call.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -169,32 +189,79 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     this.rooms.delete(room);
   }
 
-  /** Close for good: no reconnect; pending calls reject with "closed". */
-  close(code: number = CloseCode.Normal, reason = ""): void {
-    if (this.closed && this.closedByUser) return;
-    this.closed = true;
-    this.closedByUser = true;
-    clearTimeout(this.retryTimer);
-    this.socket?.close(code, reason);
-    this.failAll("closed", "the client was closed");
+  /**
+   * Close for good: no reconnect; pending calls reject with "closed". Resolves once the socket
+   * has closed (bounded by the WebSocket's own close timeout: 30 s in `ws`) and never rejects.
+   * A code or reason a browser would refuse throws here, in Node too, and changes nothing.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): Promise<void> {
+    checkCloseFrame(code, reason);
+    if (!this.closedByUser) {
+      this.closed = true;
+      this.closedByUser = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.failAll("closed", "the client was closed");
+      const socket = this.socket;
+      if (socket !== undefined) {
+        let resolve!: () => void;
+        this.closing = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+        try {
+          socket.close(code, reason);
+        } catch (err) {
+          // A WebSocket that cannot close will not say it closed: count it as closed now.
+          this.internalError(err);
+          this.guard(() => this.onClose(socket, CloseCode.Abnormal, "close() failed"));
+        }
+      }
+    }
+    return this.closing?.promise ?? Promise.resolve();
   }
 
-  private async connect(): Promise<void> {
-    let Ctor: WebSocketConstructor;
-    try {
-      Ctor = await resolveWebSocket(this.options.WebSocket);
-    } catch (err) {
-      this.events.emit("error", err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
+  /** One connection attempt. A failure (a throwing constructor or session function) is handled like a refused connection. */
+  private connect(): void {
+    this.retryTimer = undefined;
     if (this.closed) return;
-    const socket = new Ctor(this.connectUrl(), SUBPROTOCOL);
-    this.socket = socket;
-    socket.onopen = () => this.onOpen();
-    socket.onmessage = (event: { data: unknown }) => this.onMessage(event.data);
-    socket.onclose = (event: { code: number; reason: string }) => this.onClose(socket, event.code, String(event.reason ?? ""));
-    // Errors are always followed by a close event, which is where they are handled.
-    socket.onerror = () => undefined;
+    const Ctor = this.options.WebSocket ?? this.loadedWebSocket ?? globalWebSocket();
+    if (Ctor === undefined) return this.loadWs();
+    let socket: InstanceType<WebSocketConstructor> | undefined;
+    try {
+      socket = new Ctor(this.connectUrl(), SUBPROTOCOL);
+      this.socket = socket;
+      this.socketOpened = false;
+      socket.onopen = () => this.guard(() => this.onOpen(socket));
+      socket.onmessage = (event: { data: unknown }) => {
+        // Inline rather than guard(): this is the per-message path, so no closure per message.
+        try {
+          this.onMessage(socket, event.data);
+        } catch (err) {
+          this.internalError(err);
+        }
+      };
+      socket.onclose = (event: { code: number; reason: string }) => this.guard(() => this.onClose(socket, Number(event.code), String(event.reason ?? "")));
+      socket.onerror = (event: unknown) => this.guard(() => this.onSocketError(socket, event));
+    } catch (err) {
+      if (socket !== undefined && this.socket === socket) this.socket = undefined;
+      this.report(new ClientError("connect", `could not connect to ${this.url}: ${messageOf(err)}`, err));
+      this.connectionLost(CloseCode.Abnormal, messageOf(err));
+    }
+  }
+
+  /** Node without a global WebSocket: load `ws` once, then connect. */
+  private loadWs(): void {
+    import("ws")
+      .then(
+        (mod) => {
+          this.loadedWebSocket = mod.WebSocket as unknown as WebSocketConstructor;
+          this.guard(() => this.connect());
+        },
+        (err: unknown) => {
+          // Retrying cannot help: this runtime has no WebSocket at all.
+          this.report(new ClientError("connect", `no WebSocket: this runtime has none and the "ws" package did not load (${messageOf(err)}); pass { WebSocket }`, err));
+          this.connectionLost(CloseCode.Abnormal, "no WebSocket implementation", false);
+        },
+      )
+      .catch((err: unknown) => this.internalError(err));
   }
 
   private connectUrl(): string {
@@ -205,7 +272,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     return url.toString();
   }
 
-  private onOpen(): void {
+  private onOpen(socket: unknown): void {
+    if (socket !== this.socket) return;
+    this.socketOpened = true;
     const attempts = this.backoff?.attempts ?? 0;
     this.backoff?.reset();
     this.queue.drain((frame) => {
@@ -218,14 +287,15 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     if (this.lost) this.events.emit("reconnect", attempts);
   }
 
-  private onMessage(raw: unknown): void {
+  private onMessage(socket: unknown, raw: unknown): void {
+    if (socket !== this.socket) return;
     if (typeof raw !== "string") {
-      this.events.emit("error", new Error("the server sent a binary frame, which protocol v1 does not use"));
+      this.report(new ClientError("protocol", "the server sent a binary frame, which protocol v1 does not use"));
       return;
     }
     const message = parseServerMessage(raw);
     if (message instanceof ProtocolError) {
-      this.events.emit("error", new Error(`unreadable frame from the server: ${message.message}`));
+      this.report(new ClientError("protocol", `unreadable frame from the server: ${message.message}`));
       return;
     }
     this.dispatch(message);
@@ -238,14 +308,14 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
         try {
           callback(message.data);
         } catch (err) {
-          reportListenerError(err);
+          this.listenerThrew(`a subscriber of "${message.task}"`, err);
         }
       }
       return;
     }
     if ("error" in message) {
       if (message.id === null) {
-        this.events.emit("error", new Error(`the server could not read a frame: ${message.error.message}`));
+        this.report(new ClientError("protocol", `the server could not read a frame: ${message.error.message}`));
         return;
       }
       const call = this.pending.get(message.id);
@@ -262,20 +332,78 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private onClose(socket: unknown, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
+    this.connectionLost(code, reason);
+    if (this.closedByUser) this.closing?.resolve();
+  }
+
+  /**
+   * The one place a connection ends, with a socket (its close event) or without (an attempt
+   * that failed before there was one, as 1006): retry with backoff after a retryable code,
+   * otherwise close for good.
+   */
+  private connectionLost(code: number, reason: string, mayRetry = true): void {
     // Calls that went out may or may not have run: the caller decides whether to retry.
     for (const [id, call] of this.pending) {
       if (call.sent) this.settle(id, new CallError("disconnected", `connection closed (${code}) before the reply`, call.task));
     }
-    const delay = !this.closed && this.backoff !== undefined && isRetryableClose(code) ? this.backoff.next() : undefined;
+    const delay = mayRetry && !this.closed && isRetryableClose(code) ? this.nextDelay() : undefined;
     this.events.emit("close", code, reason, delay !== undefined);
-    if (this.closed) return;
+    if (this.closed) return; // close() was called, maybe by a close listener just now
     if (delay === undefined) {
       this.closed = true;
       this.failAll("disconnected", `connection closed (${code}) and will not reconnect`);
       return;
     }
     this.lost = true;
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = setTimeout(() => this.guard(() => this.connect()), delay);
+  }
+
+  /** The next backoff delay; undefined when attempts are used up (or `reconnect.random` threw). */
+  private nextDelay(): number | undefined {
+    if (this.backoff === undefined) return undefined;
+    try {
+      return this.backoff.next();
+    } catch (err) {
+      this.listenerThrew("reconnect.random", err, "; the client stops reconnecting");
+      return undefined;
+    }
+  }
+
+  private onSocketError(socket: unknown, event: unknown): void {
+    // Closing on purpose makes `ws` report an aborted handshake: that is not an error.
+    if (socket !== this.socket || this.closedByUser) return;
+    const cause = (event as { error?: unknown } | null)?.error ?? event;
+    const detail = (event as { message?: unknown } | null)?.message;
+    // Browsers give no detail (on purpose); the close event that follows has the code.
+    const why = typeof detail === "string" && detail !== "" ? detail : "the WebSocket reported an error";
+    const what = this.socketOpened ? `the connection to ${this.url} failed` : `could not connect to ${this.url}`;
+    this.report(new ClientError("connect", `${what}: ${why}`, cause));
+  }
+
+  /** To the app's `error` listeners; a bug nobody listens for goes to console.error (connect and protocol errors do not: the close event carries them). */
+  private report(error: ClientError): void {
+    if (this.events.has("error")) this.events.emit("error", error);
+    else if (error.kind === "listener" || error.kind === "internal") logUnheard(error);
+  }
+
+  /** App code threw (`where` names it). An `error` listener's own throw goes to console.error, so it cannot loop. */
+  private listenerThrew(where: string, thrown: unknown, consequence = ""): void {
+    const error = new ClientError("listener", `${where} threw${consequence}: ${messageOf(thrown)}`, thrown);
+    if (where === `an "error" listener`) logUnheard(error);
+    else this.report(error);
+  }
+
+  private internalError(err: unknown): void {
+    this.report(new ClientError("internal", `switchboard client bug, caught: ${messageOf(err)}`, err));
+  }
+
+  /** Where the event loop calls in (socket events, timers): nothing may escape to it. */
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   private write(text: string): boolean {
@@ -306,10 +434,23 @@ function initialRooms(room: string | string[] | null | undefined): string[] {
   return location?.pathname ? [location.pathname] : [];
 }
 
-async function resolveWebSocket(given: WebSocketConstructor | undefined): Promise<WebSocketConstructor> {
-  if (given !== undefined) return given;
+function globalWebSocket(): WebSocketConstructor | undefined {
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (typeof global === "function") return global;
-  const mod = await import("ws");
-  return mod.WebSocket as unknown as WebSocketConstructor;
+  return typeof global === "function" ? global : undefined;
+}
+
+function checkTimeout(ms: number, name: string): number {
+  if (!(Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIMEOUT_MS)) {
+    throw new RangeError(`${name} must be a number of ms from 0 (none) to ${MAX_TIMEOUT_MS}, got ${ms}`);
+  }
+  return ms;
+}
+
+/** The rules a browser's WebSocket.close() enforces; the same in Node, so one program behaves the same in both. */
+function checkCloseFrame(code: number, reason: string): void {
+  if (!(code === CloseCode.Normal || (Number.isInteger(code) && code >= 3000 && code <= 4999))) {
+    throw new RangeError(`close code must be 1000 or an integer from 3000 to 4999 (what a browser lets a client send), got ${code}`);
+  }
+  const bytes = new TextEncoder().encode(String(reason)).length;
+  if (bytes > 123) throw new SyntaxError(`close reason must be at most 123 bytes of UTF-8 (it goes in one control frame), got ${bytes}`);
 }

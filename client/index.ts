@@ -1,6 +1,8 @@
 /** switchboard/client: the client library for browsers and Node >= 20. */
 export { Client, type ClientOptions, type ClientEvents, type WebSocketConstructor } from "./client.ts";
 export { CallError, type CallErrorCode, type ClientErrorCode } from "./call-error.ts";
+export { ClientError, type ClientErrorKind } from "./client-error.ts";
+export { resolveServerUrl } from "./server-url.ts";
 export { Backoff, isRetryableClose, type ReconnectOptions } from "./reconnect.ts";
 export { OfflineQueue, DEFAULT_MAX_OFFLINE_QUEUE } from "./offline-queue.ts";
 export {
