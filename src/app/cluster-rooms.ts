@@ -50,17 +50,24 @@ export class ClusterRooms {
     this.#subscriptions.clear();
   }
 
-  /** The room got its first member on this node: hear the other nodes' pushes to it. */
+  /**
+   * A member joined the room on this node: hear the other nodes' pushes to it. The room's first
+   * member subscribes its channel (one SUBSCRIBE of that one channel); every join resolves once
+   * Redis has confirmed that subscription, so the join reply is a fence for pushes from any
+   * node. Nothing else is re-sent.
+   */
   opened(room: string): Promise<void> {
-    if (this.cluster.closed || this.#subscriptions.has(room)) return Promise.resolve();
+    if (this.cluster.closed) return Promise.resolve();
     const channel = this.key(room);
-    this.#subscriptions.set(room, this.cluster.subscribe(channel, (payload) => {
-      if (this.#isFrame(payload)) this.local.room(room, payload);
-    }));
-    return this.cluster.settle();
+    if (!this.#subscriptions.has(room)) {
+      this.#subscriptions.set(room, this.cluster.subscribe(channel, (payload) => {
+        if (this.#isFrame(payload)) this.local.room(room, payload);
+      }));
+    }
+    return this.cluster.settle(channel);
   }
 
-  /** The room's last member on this node left. */
+  /** The room's last member on this node left: one UNSUBSCRIBE of its channel. */
   closed(room: string): void {
     this.#subscriptions.get(room)?.();
     this.#subscriptions.delete(room);
@@ -84,8 +91,9 @@ export class ClusterRooms {
 
   /**
    * Every member on every live node: this node's first (in join order), then the others'.
-   * Waits for this node's pending subscriptions first, so its reply is also a fence: rooms
-   * joined at connect (`?room=`) hear every node's pushes from then on.
+   * Waits for this node's subscriptions still unconfirmed (Redis's replies already due; it
+   * sends no SUBSCRIBE), so its reply is also a fence: rooms joined at connect (`?room=`) hear
+   * every node's pushes from then on.
    */
   async members(room: string, local: PresenceMember[]): Promise<PresenceMember[]> {
     if (this.cluster.closed) return local;

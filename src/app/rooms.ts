@@ -65,11 +65,12 @@ export class Rooms implements RoomsApi {
     const member = this.lookup(conn);
     if (member === undefined || member.rooms.has(room)) return Promise.resolve();
     let set = this.rooms.get(room);
-    const first = set === undefined;
     if (set === undefined) this.rooms.set(room, (set = new Set()));
     set.add(member);
     member.rooms.add(room);
-    const known = Promise.all([first ? this.cluster.opened(room) : undefined, this.cluster.joined(room, member)]);
+    // Every join waits for the room's subscription (sent by its first member): a second member
+    // joining while it is still unconfirmed must not be answered before it is.
+    const known = Promise.all([this.cluster.opened(room), this.cluster.joined(room, member)]);
     if (this.presence) this.announce(room, member, true);
     return known.then(() => undefined);
   }

@@ -8,15 +8,15 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer, type Server } from "../server.ts";
-import type { ServerOptions } from "../options.ts";
+import type { App } from "../app/app.ts";
 import { OptionError } from "../errors.ts";
-import type { LimitName } from "../limits.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/resolve.ts";
+import { toServeOptions, type ControlLimits, type ServeOptions } from "../config/placement.ts";
 import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
-import { FILE_KINDS, mountContext } from "../loader/kinds.ts";
+import { FILE_KINDS, TASKS_APP_PATH, type MountContext } from "../loader/kinds.ts";
 import { createStaticHandler } from "../transport/static.ts";
 import { createRuntimeLogger } from "../runtime/logging.ts";
-import { runStandalone, type Standalone } from "../runtime/standalone.ts";
+import { runStandalone, type Standalone, type StandaloneOptions } from "../runtime/standalone.ts";
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
 
@@ -41,13 +41,9 @@ export interface Serving {
   standalone: Standalone;
   config: ResolvedConfig;
   loaded: LoadedFile[];
+  /** What each layer was handed (config/placement.ts): every setting of the config is in here. */
+  applied: ServeOptions;
 }
-
-/** Limits that createServer() takes; the rest of `limits` belong to endpoints or other layers. */
-const SERVER_LIMITS: readonly LimitName[] = [
-  "maxPayload", "maxFragments", "maxBufferedBytes", "closeTimeoutMs", "handshakeTimeoutMs",
-  "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs",
-];
 
 export const CONSOLE_PATH = "/console.html";
 const CONSOLE_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "pages", "console.html");
@@ -62,6 +58,11 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   if (config.static !== undefined && !isDirectory(config.static)) {
     throw new OptionError("static", `directory not found: ${config.static} (from ${config.sources.static}): create it or point --static at an existing one`);
   }
+  // Every setting goes to its layer here, or start-up stops naming it (before anything runs).
+  const applied = toServeOptions(config);
+  if (config.cluster.redis === undefined && config.sources["cluster.prefix"] !== "default") {
+    config.warnings.push(`cluster.prefix is set but cluster.redis is not: one node in memory, no prefix used`);
+  }
 
   // The config always resolves a level ("info" by default): pass it only when it was set, so
   // that LOG_LEVEL still works.
@@ -69,24 +70,18 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     ...(config.sources.logLevel === "default" ? {} : { level: config.logLevel }),
     ...(config.logFile === undefined ? {} : { file: config.logFile }),
   }, ctx.env);
-  const options: ServerOptions = {
-    port: config.port,
-    host: config.host,
-    perMessageDeflate: config.perMessageDeflate,
-    // No Redis URL: the in-memory bus (one node). The config's prefix is used as given.
-    cluster: config.cluster.redis === undefined ? {} : { redis: config.cluster.redis, prefix: config.cluster.prefix },
-    logger: runtimeLogger.logger,
-  };
-  for (const name of SERVER_LIMITS) {
-    const value = config.limits[name];
-    if (value !== undefined) (options as Record<string, unknown>)[name] = value;
-  }
-  const server = createServer(options);
+  const server = createServer({ ...applied.server, logger: runtimeLogger.logger });
 
-  const loaded = await loadHandlerDirectory(server, config.handlers, {
-    kinds: FILE_KINDS,
-    context: mountContext(config.limits.maxConnections === undefined ? {} : { maxConnections: config.limits.maxConnections }),
-  });
+  // The tasks app is made on the first task file, with the config's app settings.
+  let app: App | undefined;
+  const context: MountContext = {
+    endpointDefaults: applied.endpointDefaults,
+    app: (s) => (app ??= s.app(TASKS_APP_PATH, applied.app)),
+  };
+  const loaded = await loadHandlerDirectory(server, config.handlers, { kinds: FILE_KINDS, context });
+  if (app === undefined && applied.appKeys.length > 0) {
+    config.warnings.push(`${applied.appKeys.join(", ")} apply to the tasks app at ${TASKS_APP_PATH}, and ${shortPath(config.handlers, ctx.cwd)} has no tasks/ files: not used`);
+  }
 
   const consolePage = readFileSync(CONSOLE_FILE);
   server.get(CONSOLE_PATH, (_req, res) => {
@@ -96,13 +91,16 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   // The listener answers 500 (and logs) if a middleware throws.
   if (config.static !== undefined) server.use(createStaticHandler(config.static));
 
-  const standalone = await runStandalone(server, {
+  // `control` is the control socket's limits; runtime/standalone.ts hands them to the ControlServer.
+  const standaloneOptions: StandaloneOptions & { control: ControlLimits } = {
     lockFile: config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
     controlSocket: config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
     setLogLevel: (level) => runtimeLogger.setLevel(level),
-  });
+    control: applied.control,
+  };
+  const standalone = await runStandalone(server, standaloneOptions);
   for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
-  return { server, standalone, config, loaded };
+  return { server, standalone, config, loaded, applied };
 }
 
 /** The start-up banner: every endpoint URL and page URL, and the real bound port. */

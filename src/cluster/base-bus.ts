@@ -56,6 +56,7 @@ export abstract class BaseBus implements ClusterBus {
 
   abstract get status(): BusStatus;
   abstract ready(options?: { signal?: AbortSignal }): Promise<void>;
+  abstract confirmed(channel?: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Send an accepted message to the other nodes. */
   protected abstract send(channel: string, payload: EncodedPayload): void;
   protected abstract channelAdded(channel: string): void;

@@ -14,6 +14,12 @@
  * - A handler that throws (or rejects) is logged; other handlers and the bus carry on.
  * - After close(), publish/subscribe throw StateError and no handler is called again.
  */
+/**
+ * The default prefix of every Redis channel and key: the one value the library, the config
+ * file and the CLI share, so nodes started either way with defaults are one cluster.
+ */
+export const DEFAULT_PREFIX = "switchboard:";
+
 /** What a bus carries: a JSON-serialisable value, a raw string, or bytes. */
 export type BusPayload = unknown;
 
@@ -59,6 +65,12 @@ export interface ClusterBus {
    * as long as Redis is away: pass a signal (AbortSignal.timeout) to bound it.
    */
   ready(options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Resolves when the cluster has confirmed this node's subscription to `channel` (or, without
+   * a channel, every subscription change made so far). Sends nothing: it waits for the replies
+   * already due, so it is the cheap fence after a subscribe. Waits through an outage like ready().
+   */
+  confirmed(channel?: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Called on every change of status; returns the function that removes the listener. */
   onStatus(fn: (status: BusStatus) => void): () => void;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ import { RedisPresence } from "./redis-presence.ts";
 import type { PresenceOptions, PresenceStore } from "./presence.ts";
 
 export type * from "./bus.ts";
+export { DEFAULT_PREFIX } from "./bus.ts";
 export type * from "./presence.ts";
 export { MemoryBus, MemoryBusHub, RedisBus, MemoryPresence, RedisPresence };
 
@@ -21,7 +22,7 @@ export { MemoryBus, MemoryBusHub, RedisBus, MemoryPresence, RedisPresence };
 export interface ClusterConfig {
   /** redis://host:port — set it to make a cluster over Redis; omit it for the in-memory bus. */
   redis?: string;
-  /** Prefix of every Redis channel and key (default "switchboard:"). */
+  /** Prefix of every Redis channel and key (default DEFAULT_PREFIX, "switchboard:"). */
   prefix?: string;
   /** This node's id (default: host-pid-random). Must be unique in the cluster. */
   nodeId?: string;
@@ -45,7 +46,7 @@ const KNOWN = new Set([
   "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
 ]);
 
-export { ClusterService, type ClusterStats } from "./service.ts";
+export { ClusterService, CLUSTER_LIMITS, type ClusterStats, type ClusterLimitName } from "./service.ts";
 
 export function createBus(config: ClusterConfig = {}, deps: ClusterDeps = {}): ClusterBus {
   checkConfig(config);

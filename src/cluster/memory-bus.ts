@@ -68,6 +68,11 @@ export class MemoryBus extends BaseBus {
     if (this.closed) throw new StateError(`cluster bus ${this.nodeId} is closed`);
   }
 
+  /** Every subscription is in force at once: the hub asks each node on delivery. */
+  async confirmed(): Promise<void> {
+    await this.ready();
+  }
+
   /** Called by the hub: decode (a copy per node, as over a network) only if someone listens. */
   receive(channel: string, from: string, payload: EncodedPayload): void {
     if (this.closed || !this.hasChannel(channel)) return;

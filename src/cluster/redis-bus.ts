@@ -11,13 +11,22 @@
  * - The outage is logged once (warn) when it starts and once (info) when it ends; ioredis
  *   reconnects with exponential backoff (redisReconnectMaxMs) and we resubscribe every channel
  *   that has local subscribers. `status` / `onStatus` report "down" and "up".
+ *
+ * Subscriptions cost O(1) per channel: a channel's first local subscriber sends one SUBSCRIBE
+ * naming that channel, its last one leaving one UNSUBSCRIBE. Their replies are kept per channel
+ * (`#confirming`), so the fence a caller needs ("Redis has my subscription", `confirmed()`)
+ * waits for those replies and sends nothing. Only a reconnect subscribes every channel again.
+ *
+ * ioredis is loaded here, when the first RedisBus is made (loadIoredis), so `import "switchboard"`
+ * does not load it.
  */
 import { Buffer } from "node:buffer";
-import { Redis, type RedisOptions } from "ioredis";
+import { createRequire } from "node:module";
+import type { Redis, RedisOptions } from "ioredis";
 import { createLogger, type Logger } from "../log.ts";
 import { OptionError, StateError } from "../errors.ts";
 import { limitDefault } from "../limits.ts";
-import type { BusStatus } from "./bus.ts";
+import { DEFAULT_PREFIX, type BusStatus } from "./bus.ts";
 import { BaseBus } from "./base-bus.ts";
 import { fromWire, toWire, type EncodedPayload } from "./codec.ts";
 
@@ -33,7 +42,6 @@ export interface RedisBusOptions {
   maxChannelLength?: number;
 }
 
-export const DEFAULT_PREFIX = "switchboard:";
 const RECONNECT_FIRST_MS = 50;
 
 export class RedisBus extends BaseBus {
@@ -41,6 +49,8 @@ export class RedisBus extends BaseBus {
   /** The publishing connection; presence uses it for its commands too. */
   readonly client: Redis;
   readonly #sub: Redis;
+  /** Channels whose SUBSCRIBE / UNSUBSCRIBE Redis has not answered yet: true once it has, false if it failed. */
+  readonly #confirming = new Map<string, Promise<boolean>>();
   readonly #where: string;
   readonly #prefixBytes: number;
   #subscribed = false;
@@ -72,6 +82,7 @@ export class RedisBus extends BaseBus {
       // (Redis down): the 2 s default kept a stopping process alive for nothing.
       ...{ disconnectTimeout: 100 },
     };
+    const Redis = loadIoredis();
     this.client = new Redis(options.url, { ...common, connectionName: `${this.nodeId}:pub` });
     this.#sub = new Redis(options.url, { ...common, connectionName: `${this.nodeId}:sub` });
     for (const [conn, name] of [[this.client, "pub"], [this.#sub, "sub"]] as const) {
@@ -90,18 +101,30 @@ export class RedisBus extends BaseBus {
   /** Resolves once Redis is reachable and every current subscription is confirmed by Redis. */
   async ready(options: { signal?: AbortSignal } = {}): Promise<void> {
     for (;;) {
+      await this.confirmed(undefined, options);
+      try {
+        await this.client.ping();
+        return;
+      } catch (err) {
+        this.log.debug({ err }, "ready check failed; waiting for Redis again");
+      }
+      await this.#nextStatusChange(options.signal);
+    }
+  }
+
+  /**
+   * Resolves once Redis has answered the (un)subscribe of `channel` (of every channel, without
+   * one) and the bus is up; sends nothing. Waits through an outage: bound it with a signal.
+   */
+  async confirmed(channel?: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    for (;;) {
       if (this.closed) throw new StateError(`cluster bus ${this.nodeId} is closed`);
       options.signal?.throwIfAborted();
       if (this.#status === "up") {
-        const channels = this.channels();
-        try {
-          // SUBSCRIBE is idempotent, and its reply confirms every subscription sent before it.
-          if (channels.length > 0) await this.#sub.subscribe(...channels.map((c) => this.prefix + c));
-          await this.client.ping();
-          return;
-        } catch (err) {
-          this.log.debug({ err }, "ready check failed; waiting for Redis again");
-        }
+        const pending = channel === undefined ? [...this.#confirming.values()] : [this.#confirming.get(channel) ?? true];
+        const answered = await untilAborted(Promise.all(pending), options.signal);
+        // A failed (un)subscribe means the connection dropped: the resubscribe on "ready" redoes it.
+        if (answered.every(Boolean) && this.#status === "up") return;
       }
       await this.#nextStatusChange(options.signal);
     }
@@ -121,22 +144,32 @@ export class RedisBus extends BaseBus {
 
   protected channelAdded(channel: string): void {
     if (this.#sub.status !== "ready") return; // #resubscribe() sends it on the next "ready"
-    this.#sub.subscribe(this.prefix + channel).then(undefined, (err: unknown) => {
-      this.log.debug({ err, channel }, "subscribe failed; will be resent on reconnect");
-    });
+    this.#track(channel, this.#sub.subscribe(this.prefix + channel), "subscribe failed; will be resent on reconnect");
   }
 
   protected channelRemoved(channel: string): void {
-    if (this.#sub.status !== "ready") return; // a new connection starts with no subscriptions
-    this.#sub.unsubscribe(this.prefix + channel).then(undefined, (err: unknown) => {
-      this.log.debug({ err, channel }, "unsubscribe failed; the connection is gone anyway");
-    });
+    if (this.#sub.status !== "ready") {
+      this.#confirming.delete(channel);
+      return; // a new connection starts with no subscriptions
+    }
+    this.#track(channel, this.#sub.unsubscribe(this.prefix + channel), "unsubscribe failed; the connection is gone anyway");
   }
 
   protected async shutdown(): Promise<void> {
     this.#setStatus("down", true);
     for (const wake of this.#waiters) wake();
     await Promise.all([closeConnection(this.client, this.log), closeConnection(this.#sub, this.log)]);
+  }
+
+  /** Keep a channel's (un)subscribe reply until it comes, for confirmed(); the latest one wins. */
+  #track(channel: string, reply: Promise<unknown>, failure: string): void {
+    const answered: Promise<boolean> = reply.then(() => true, (err: unknown) => {
+      this.log.debug({ err, channel }, failure);
+      return false;
+    }).finally(() => {
+      if (this.#confirming.get(channel) === answered) this.#confirming.delete(channel);
+    });
+    this.#confirming.set(channel, answered);
   }
 
   #receive(channel: Buffer, message: Buffer): void {
@@ -151,6 +184,7 @@ export class RedisBus extends BaseBus {
     this.deliver(channel.toString("utf8", this.#prefixBytes), frame.from, frame.payload);
   }
 
+  /** After a (re)connect: the new connection has no subscriptions, so send every channel once. */
   async #resubscribe(): Promise<void> {
     const channels = this.channels();
     try {
@@ -223,6 +257,30 @@ export class RedisBus extends BaseBus {
       signal?.addEventListener("abort", aborted, { once: true });
     });
   }
+}
+
+/**
+ * ioredis, loaded on first use. It is CommonJS, so require() loads it synchronously: a bus is
+ * made synchronously (createServer) and starts connecting at once, as before; nothing else in
+ * Switchboard imports ioredis except as a type. Missing, it is a clear error naming the option.
+ */
+function loadIoredis(): typeof import("ioredis").Redis {
+  try {
+    return (createRequire(import.meta.url)("ioredis") as typeof import("ioredis")).Redis;
+  } catch (err) {
+    throw new OptionError("cluster.redis", `a Redis cluster needs the ioredis package (npm install ioredis): ${(err as Error).message}`);
+  }
+}
+
+/** `promise`, or the signal's reason once it aborts (the promise itself is left to settle). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const aborted = (): void => reject(signal.reason);
+    if (signal.aborted) return aborted();
+    signal.addEventListener("abort", aborted, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", aborted));
+  });
 }
 
 /** 50, 100, 200, … ms up to maxMs, with up to 20 % jitter below so nodes do not reconnect in step. */

@@ -7,11 +7,18 @@
  * node id and status, and `nodes()`. The app layer reaches the bus and the presence store
  * through it; users never get the bus itself (so they cannot close it under the server).
  */
-import { readLimit, limitDefault } from "../limits.ts";
+import { readLimit, LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { BusHandler, BusPayload, BusStats, BusStatus, ClusterBus, SubscribeOptions } from "./bus.ts";
 import type { NodeInfo, PresenceStore } from "./presence.ts";
 import { createBus, createPresence, type ClusterConfig, type ClusterDeps } from "./index.ts";
+
+/** The limits of the cluster section of limits.ts (scope "cluster"), by name. */
+export type ClusterLimitName = { [K in LimitName]: (typeof LIMITS)[K]["scope"] extends "cluster" ? K : never }[LimitName];
+
+export const CLUSTER_LIMITS = (Object.keys(LIMITS) as LimitName[]).filter(
+  (name): name is ClusterLimitName => LIMITS[name].scope === "cluster",
+);
 
 export interface ClusterStats {
   nodeId: string;
@@ -32,6 +39,8 @@ export class ClusterService {
   readonly kind: "memory" | "redis";
   /** Longest channel name the bus takes (busMaxChannelLength). */
   readonly maxChannelLength: number;
+  /** The cluster limits in force: the config's values, else the defaults of limits.ts. */
+  readonly limits: Readonly<Record<ClusterLimitName, number>>;
   readonly #log: Logger;
   readonly #readyTimeoutMs: number;
   readonly #refreshMs: number;
@@ -46,9 +55,10 @@ export class ClusterService {
     this.kind = config.redis === undefined ? "memory" : "redis";
     this.#log = deps.logger.child({ component: "cluster" });
     this.presence = createPresence(this.bus, config, { countConnections: deps.countConnections, logger: deps.logger });
-    this.maxChannelLength = readLimit("busMaxChannelLength", config.busMaxChannelLength);
-    this.#readyTimeoutMs = readLimit("clusterReadyTimeoutMs", config.clusterReadyTimeoutMs);
-    this.#refreshMs = config.presenceHeartbeatMs ?? limitDefault("presenceHeartbeatMs");
+    this.limits = Object.fromEntries(CLUSTER_LIMITS.map((name) => [name, readLimit(name, config[name])])) as Record<ClusterLimitName, number>;
+    this.maxChannelLength = this.limits.busMaxChannelLength;
+    this.#readyTimeoutMs = this.limits.clusterReadyTimeoutMs;
+    this.#refreshMs = this.limits.presenceHeartbeatMs;
     this.#nodes = [{ nodeId: this.bus.nodeId, connections: 0, lastSeen: Date.now() }];
   }
 
@@ -91,13 +101,14 @@ export class ClusterService {
   }
 
   /**
-   * Resolves when the subscriptions made so far are confirmed (bounded by
-   * clusterReadyTimeoutMs; at once while Redis is away). Never rejects.
+   * Resolves when Redis has confirmed the subscription of `channel` (without one: every
+   * subscription change made so far), bounded by clusterReadyTimeoutMs; at once while Redis is
+   * away. Sends nothing to Redis (the replies are already due). Never rejects.
    */
-  async settle(): Promise<void> {
+  async settle(channel?: string): Promise<void> {
     if (this.closed || this.status !== "up") return;
     try {
-      await this.bus.ready({ signal: AbortSignal.timeout(this.#readyTimeoutMs) });
+      await this.bus.confirmed(channel, { signal: AbortSignal.timeout(this.#readyTimeoutMs) });
     } catch (err) {
       this.#log.debug({ err: (err as Error).message }, "subscription not confirmed in time");
     }

@@ -26,7 +26,11 @@ export interface SwitchboardConfig {
   handlers?: string;
   /** A directory served as static files (relative paths: to the config file). Default: none. */
   static?: string;
-  /** Any limit of src/limits.ts by its name, e.g. { maxPayload: 65536, maxConnections: 100 }. */
+  /**
+   * Any limit of src/limits.ts by its name, e.g. { maxPayload: 65536, maxConnections: 100 }.
+   * Those of raw TCP/UDP listeners, worker pools and the client library have no place in a
+   * standalone server and stop start-up with an error that says where to set them.
+   */
   limits?: Partial<Record<LimitName, number>>;
   /** permessage-deflate: false (default), true, or options. */
   perMessageDeflate?: boolean | DeflateConfig;
@@ -38,7 +42,7 @@ export interface SwitchboardConfig {
   logLevel?: LogLevel;
   /** Reserved for the runtime: write logs to this file instead of stdout. */
   logFile?: string;
-  /** Reserved for the cluster: a Redis URL joins this node to a cluster. */
+  /** A Redis URL joins this node to a cluster; prefix default "switchboard:", as in the library. */
   cluster?: { redis?: string; prefix?: string };
 }
 

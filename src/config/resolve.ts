@@ -6,6 +6,8 @@
 import { dirname, resolve } from "node:path";
 import { OptionError } from "../errors.ts";
 import type { LimitName } from "../limits.ts";
+import { resolveServerOptions } from "../options.ts";
+import { DEFAULT_PREFIX } from "../cluster/index.ts";
 import type { DeflateConfig, LogLevel } from "./define.ts";
 import { findConfigFile, readConfigFile } from "./load.ts";
 import { CONFIG_FIELDS, FIELDS_BY_KEY, SECTIONS, suggest, type Checked, type ConfigField } from "./schema.ts";
@@ -41,13 +43,16 @@ export interface ResolveInput {
   configPath?: string | undefined;
 }
 
+/** What createServer() does with no options: the config's defaults are the library's, never a copy. */
+const LIBRARY = resolveServerOptions();
+
 const DEFAULTS: Record<string, unknown> = {
-  port: 8080,
-  host: "127.0.0.1",
+  port: LIBRARY.port,
+  host: LIBRARY.host,
   handlers: "./handlers",
-  perMessageDeflate: false,
+  perMessageDeflate: LIBRARY.perMessageDeflate,
   logLevel: "info",
-  "cluster.prefix": "switchboard",
+  "cluster.prefix": DEFAULT_PREFIX,
 };
 
 /** Env variables that are not config keys but are still ours. */

@@ -4,9 +4,11 @@
  * a typed one. Validation, env parsing and docs/standalone.md all follow this table, so a new
  * key is one row here (plus its type in define.ts).
  *
- * `limits.*` rows come from src/limits.ts: every limit there is settable here by its name.
+ * `limits.*` rows come from src/limits.ts: every limit there is a key here by its name, and
+ * placement.ts says which layer each one reaches (or why `switchboard serve` refuses it).
  */
 import { LIMITS, type LimitName } from "../limits.ts";
+import { DEFAULT_PREFIX } from "../cluster/index.ts";
 
 export type Checked = { ok: true; value: unknown } | { ok: false; expected: string };
 
@@ -101,7 +103,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   field("logLevel", logLevel, 'Log level. Default "info".'),
   field("logFile", nonEmptyString, "Log to this file instead of stdout (runtime).", { isPath: true }),
   field("cluster.redis", redisUrl, "Redis URL: join a cluster (cluster)."),
-  field("cluster.prefix", nonEmptyString, 'Redis key/channel prefix. Default "switchboard".'),
+  field("cluster.prefix", nonEmptyString, `Redis key/channel prefix. Default ${JSON.stringify(DEFAULT_PREFIX)} (the library's).`),
 ];
 
 export const FIELDS_BY_KEY: ReadonlyMap<string, ConfigField> = new Map(CONFIG_FIELDS.map((f) => [f.key, f]));

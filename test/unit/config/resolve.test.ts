@@ -33,7 +33,7 @@ test("defaults when nothing is set", async (t) => {
   assert.equal(c.logLevel, "info");
   assert.deepEqual(c.limits, {});
   assert.equal(c.configFile, undefined);
-  assert.equal(c.cluster.prefix, "switchboard");
+  assert.equal(c.cluster.prefix, "switchboard:"); // the library's DEFAULT_PREFIX: CLI and embedded nodes are one cluster
 });
 
 test("precedence: CLI flag > env > file > default", async (t) => {

@@ -1,0 +1,125 @@
+/**
+ * Where every setting of a resolved config goes when `switchboard serve` builds a server, so
+ * that no key can be validated and then dropped:
+ *
+ * - LIMIT_PLACES has one row per limit of src/limits.ts (`satisfies Record<LimitName, …>`: a
+ *   limit added there without a row here does not compile), and the option each row names is
+ *   typed against that layer's options (ServerOptions, ClusterConfig, AppOptions, …).
+ * - A limit a standalone server has no place for (raw TCP/UDP listeners, worker pools, the
+ *   client library) is refused with an OptionError that says where it belongs.
+ * - toServeOptions() is the only mapping from ResolvedConfig to the layers' options.
+ */
+import { OptionError } from "../errors.ts";
+import type { LimitName } from "../limits.ts";
+import type { ServerOptions } from "../options.ts";
+import type { ClusterConfig } from "../cluster/index.ts";
+import type { AppOptions } from "../app/app.ts";
+import type { ControlServerOptions } from "../control/server.ts";
+import type { ResolvedConfig } from "./resolve.ts";
+
+/** The control socket's limits (runtime/standalone.ts hands them to the ControlServer). */
+export type ControlLimits = Pick<ControlServerOptions, "maxLineBytes" | "maxConnections" | "maxBufferedBytes" | "stopGraceMs">;
+
+export type LimitPlace =
+  /** createServer(): server-wide, or the default that every endpoint and the tasks app inherit. */
+  | "server"
+  /** createServer({ cluster }). */
+  | "cluster"
+  /** The default of every endpoint file that does not set its own, and the tasks app's endpoint. */
+  | "endpoints"
+  /** The tasks app at /app (the handler folder's tasks/). */
+  | "app"
+  /** The control socket, under its own option name. */
+  | { readonly control: keyof ControlLimits }
+  /** No place in a standalone server: why, and where to set it instead. */
+  | { readonly nowhere: string };
+
+const TCP = "it has no raw TCP listener to apply it to: set it in code, server.tcp({ … })";
+const UDP = "it has no UDP listener to apply it to: set it in code, server.udp({ … })";
+
+export const LIMIT_PLACES = {
+  maxPayload: "server",
+  maxFragments: "server",
+  handshakeTimeoutMs: "server",
+  maxPendingHandshakes: "server",
+  maxHeaderBytes: "server",
+  closeTimeoutMs: "server",
+  heartbeatMs: "server",
+  stopTimeoutMs: "server",
+  stopGraceMs: "server",
+  maxConnections: "endpoints",
+  maxBufferedBytes: "server",
+  taskTimeoutMs: "app",
+  maxInFlightTasks: "app",
+  maxBadMessages: "app",
+  badMessageWindowMs: "app",
+  maxRoomsPerConnection: "app",
+  maxPushBufferedBytes: "app",
+  workerMaxQueue: { nowhere: "a worker pool is made in your task file: pass it there, workerPool({ filename, maxQueue })" },
+  maxOfflineQueue: { nowhere: "it is a setting of the client library: new Client(url, { maxOfflineQueue })" },
+  maxLineBytes: { nowhere: TCP },
+  maxFrameBytes: { nowhere: TCP },
+  idleTimeoutMs: { nowhere: TCP },
+  drainTimeoutMs: { nowhere: TCP },
+  maxPendingDatagrams: { nowhere: UDP },
+  maxDatagramBytes: { nowhere: UDP },
+  serviceRestartLimit: "server",
+  serviceRestartWindowMs: "server",
+  serviceBackoffBaseMs: "server",
+  serviceBackoffMaxMs: "server",
+  serviceStopTimeoutMs: "server",
+  controlMaxLineBytes: { control: "maxLineBytes" },
+  controlMaxConnections: { control: "maxConnections" },
+  controlMaxBufferedBytes: { control: "maxBufferedBytes" },
+  controlStopGraceMs: { control: "stopGraceMs" },
+  busMaxPayloadBytes: "cluster",
+  busMaxChannelLength: "cluster",
+  presenceHeartbeatMs: "cluster",
+  presenceTtlMs: "cluster",
+  redisReconnectMaxMs: "cluster",
+  clusterReadyTimeoutMs: "cluster",
+} as const satisfies Record<LimitName, LimitPlace>;
+
+type Places = typeof LIMIT_PLACES;
+/** The limits placed at `P`. */
+type At<P> = { [K in LimitName]: Places[K] extends P ? K : never }[LimitName];
+
+/** What `switchboard serve` hands to each layer. */
+export interface ServeOptions {
+  /** createServer() options, without the logger (the runtime makes it). */
+  server: Omit<ServerOptions, "logger">;
+  /** The tasks app's options (used when the folder has tasks). */
+  app: AppOptions;
+  /** Defaults of every endpoint file. */
+  endpointDefaults: { maxConnections?: number };
+  /** The control socket's limits. */
+  control: ControlLimits;
+  /** Keys that only the tasks app takes, as set (for the warning when there are no tasks). */
+  appKeys: string[];
+}
+
+/** The layers' options for a resolved config; a limit with no place throws an OptionError naming it. */
+export function toServeOptions(config: ResolvedConfig): ServeOptions {
+  const server: ServeOptions["server"] = { port: config.port, host: config.host, perMessageDeflate: config.perMessageDeflate };
+  const cluster: ClusterConfig = config.cluster.redis === undefined ? {} : { redis: config.cluster.redis, prefix: config.cluster.prefix };
+  const app: AppOptions = {};
+  const endpointDefaults: ServeOptions["endpointDefaults"] = {};
+  const control: ControlLimits = {};
+  const appKeys: string[] = [];
+  for (const [name, value] of Object.entries(config.limits) as Array<[LimitName, number | undefined]>) {
+    if (value === undefined) continue;
+    const place: LimitPlace = LIMIT_PLACES[name];
+    if (place === "server") server[name as At<"server">] = value;
+    else if (place === "cluster") cluster[name as At<"cluster">] = value;
+    else if (place === "app") {
+      app[name as At<"app">] = value;
+      appKeys.push(`limits.${name}`);
+    } else if (place === "endpoints") {
+      endpointDefaults[name as At<"endpoints">] = value;
+      app.endpoint = { ...app.endpoint, [name]: value };
+    } else if ("control" in place) control[place.control] = value;
+    else throw new OptionError(`limits.${name}`, `not a setting of switchboard serve: ${place.nowhere} (from ${config.sources[`limits.${name}`] ?? "config"})`);
+  }
+  server.cluster = cluster;
+  return { server, app, endpointDefaults, control, appKeys };
+}
