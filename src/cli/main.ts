@@ -19,7 +19,9 @@ export interface CliIO {
   setExitCode?: (code: number) => void;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+// The package root is two levels up from src/cli/main.ts, three from the built dist/src/cli/main.js.
+const PACKAGE_JSON = new URL(import.meta.url.endsWith(".ts") ? "../../package.json" : "../../../package.json", import.meta.url);
+const VERSION = (JSON.parse(readFileSync(PACKAGE_JSON, "utf8")) as { version: string }).version;
 
 /** A group of commands: a function that adds them to the program. */
 export type CommandGroup = (program: Command, io: CliIO) => void;
