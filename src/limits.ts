@@ -32,11 +32,11 @@ export const LIMITS = {
   },
   handshakeTimeoutMs: {
     name: "handshakeTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "server",
-    whenHit: "a TCP connection that has not completed its HTTP request or WebSocket upgrade by then is destroyed",
+    whenHit: "a TCP connection that has not completed its next HTTP request or WebSocket upgrade this long after it was accepted, or after its previous response finished (keep-alive), is destroyed; the time a response takes is not counted. Also bounds a handshake hook that never answers (its client is dropped)",
   },
   maxPendingHandshakes: {
     name: "maxPendingHandshakes", default: 1_000, unit: "count", min: 1, scope: "server",
-    whenHit: "further upgrade requests are answered 503 until pending ones complete (handshake flood)",
+    whenHit: "further upgrade requests are answered 503 until pending ones are decided (handshake flood). An upgrade is pending until ws has validated it and its handshake hook has settled, even if its client reset meanwhile: this bounds the user hooks running at once",
   },
   maxHeaderBytes: {
     name: "maxHeaderBytes", default: 16 * 1024, unit: "bytes", min: 1024, scope: "server",

@@ -20,6 +20,10 @@ export interface EndpointStats {
   maxConnections: number;
   accepted: number;
   rejected: number;
+  /** Upgrades past the limits that hold a `maxConnections` slot and are not open yet (a hook running, the 101 being written). */
+  reserved: number;
+  /** Upgrades whose client went away while its async handshake hook ran (its slot was given back at once). */
+  abandoned: number;
   /** Sends refused because the connection was a slow consumer. */
   slowConsumerDrops: number;
   slowConsumerCloses: number;
@@ -33,6 +37,9 @@ export interface EndpointContext {
   readonly stopping: () => boolean;
 }
 
+/** The decision for a client that left while its hook ran: a refusal, since no socket is left to answer. */
+const CLIENT_GONE: HandshakeDecision = { ok: false, status: 400, reason: "client went away" };
+
 export class Endpoint<D = Record<string, unknown>> {
   readonly path: string;
   /** Accept upgrades; while false they get 503 and open connections stay. */
@@ -45,9 +52,14 @@ export class Endpoint<D = Record<string, unknown>> {
   readonly #log: Logger;
   readonly #connections = new Map<string, Connection<D>>();
   readonly #policy: SendPolicy;
-  /** Upgrades accepted by decide() whose sockets are not open yet: they count against maxConnections. */
+  /**
+   * Upgrades past the limits whose sockets are not open yet: they count against maxConnections.
+   * Each is given back exactly once, by the one outcome it has: a refusal (#settle), the
+   * client leaving while an async hook runs (#settleLater), the socket opening (attach), or an
+   * accepted decision whose socket went away before it opened (release, from the transport).
+   */
   #reserved = 0;
-  readonly #counters = { accepted: 0, rejected: 0, slowConsumerDrops: 0, slowConsumerCloses: 0 };
+  readonly #counters = { accepted: 0, rejected: 0, abandoned: 0, slowConsumerDrops: 0, slowConsumerCloses: 0 };
   #closed?: { resolve: () => void; promise: Promise<void> };
 
   constructor(path: string, options: EndpointOptions<D>, limits: ResolvedEndpointLimits, maxConnections: number, idPrefix: string, context: EndpointContext) {
@@ -82,7 +94,7 @@ export class Endpoint<D = Record<string, unknown>> {
   }
 
   stats(): EndpointStats {
-    return { path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, ...this.#counters };
+    return { path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, reserved: this.#reserved, ...this.#counters };
   }
 
   /**
@@ -102,10 +114,25 @@ export class Endpoint<D = Record<string, unknown>> {
     } catch (err) {
       decision = this.#hookFailure(err);
     }
-    if (decision instanceof Promise) {
-      return decision.then((d) => this.#settle(d), (err: unknown) => this.#settle(this.#hookFailure(err)));
-    }
+    if (decision instanceof Promise) return this.#settleLater(req, decision);
     return this.#settle(decision);
+  }
+
+  /**
+   * An async hook: its slot is given back as soon as the client has gone, not when the hook
+   * settles (which may be much later); the decision is then a refusal nobody will read.
+   */
+  #settleLater(req: HandshakeRequest, pending: Promise<HandshakeDecision>): Promise<HandshakeDecision> {
+    let gone = false;
+    const stopWatching = req.onClientGone(() => {
+      gone = true;
+      this.#reserved--;
+      this.#counters.abandoned++;
+    });
+    return pending.then(undefined, (err: unknown) => this.#hookFailure(err)).then((decision) => {
+      stopWatching();
+      return gone ? CLIENT_GONE : this.#settle(decision);
+    });
   }
 
   #settle(decision: HandshakeDecision): HandshakeDecision {

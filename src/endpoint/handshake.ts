@@ -27,6 +27,13 @@ export interface HandshakeRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The peer's IP address. Read it while the hook runs: once a refused socket is gone it is unknown. */
   readonly remoteAddress: string | undefined;
+  /**
+   * Call `listener` once when the client's connection closes (a reset, or the handshake
+   * timeout dropping it) — at once if it already has. Returns a function that stops watching.
+   * An async hook can use it to stop early; the endpoint uses it to give back the client's
+   * connection slot as soon as the client has gone.
+   */
+  onClientGone(listener: () => void): () => void;
 }
 
 /** What a handshake hook may return: nothing (accept), a rejection, or accept with changes. */

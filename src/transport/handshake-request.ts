@@ -63,8 +63,19 @@ class NodeHandshakeRequest implements HandshakeRequest {
     return this.#req.socket.remoteAddress;
   }
 
+  onClientGone(listener: () => void): () => void {
+    const socket = this.#req.socket;
+    // destroyed comes before 'close' (which Node emits on a later tick): either means gone.
+    if (socket.destroyed) {
+      listener();
+      return noop;
+    }
+    socket.once("close", listener);
+    return () => void socket.off("close", listener);
+  }
+
   /** A plain snapshot, for logs and JSON (getters are not own properties). */
-  toJSON(): Omit<HandshakeRequest, "query" | "headers"> & { query: string } {
+  toJSON(): Omit<HandshakeRequest, "query" | "headers" | "onClientGone"> & { query: string } {
     return {
       path: this.path, url: this.url, query: this.query.toString(), origin: this.origin, version: this.version,
       protocols: this.protocols, protocol: this.protocol, extensions: this.extensions, deflate: this.deflate, remoteAddress: this.remoteAddress,
@@ -75,6 +86,8 @@ class NodeHandshakeRequest implements HandshakeRequest {
 export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean): HandshakeRequest {
   return new NodeHandshakeRequest(req, deflateEnabled);
 }
+
+function noop(): void {}
 
 function splitHeader(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];

@@ -3,9 +3,15 @@
  * acceptor (unknown path → 404 before any WebSocket exists); plain requests go to /healthz,
  * registered GET routes and middleware, or get 426 on an endpoint path and 404 elsewhere.
  *
- * It also owns the two guards that protect the upgrade phase: the handshake timeout (a
- * client that opens TCP and never finishes its request is dropped) and the cap on pending
- * handshakes (a flood gets 503 instead of memory).
+ * It also owns the guards that protect the upgrade phase:
+ *  - every socket has an error handler from accept ('connection') to destroy: Node's own is
+ *    removed when it emits 'upgrade', and a peer's reset must never be an unhandled 'error';
+ *  - the handshake deadline: a connection must complete its next request or upgrade within
+ *    handshakeTimeoutMs of being accepted, and again of each plain response finishing
+ *    (keep-alive), else it is destroyed: no slowloris after a first request;
+ *  - the cap on pending handshakes (a flood gets 503 instead of memory). An upgrade is pending
+ *    until its route has settled it (an async handshake hook counts until it settles, even if
+ *    the client reset meanwhile), so the cap bounds the user hooks running at once.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -17,7 +23,12 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | 
 export type HttpMiddleware = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
 export interface UpgradeRoute {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, done: () => void): void;
+  /**
+   * Take an upgrade. `done` is called when it became a WebSocket. Returns undefined when the
+   * upgrade was settled before returning (answered, refused or dropped), else a promise that
+   * resolves when it is (an async handshake hook has settled): until then it is pending.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, done: () => void): Promise<void> | undefined;
 }
 
 export interface HttpListenerOptions {
@@ -37,13 +48,21 @@ export class HttpListener {
   readonly #server: NodeHttpServer;
   readonly #routes = new Map<string, HttpHandler>();
   readonly #middleware: HttpMiddleware[] = [];
-  /** Sockets still in their handshake phase → the timer that drops them. */
-  readonly #handshakeTimers = new Map<Socket, NodeJS.Timeout>();
+  /** Every HTTP connection not yet upgraded → its handshake deadline. Bounded by the open sockets. */
+  readonly #deadlines = new Map<Socket, HandshakeDeadline>();
+  /** Upgrades taken by a route and not settled yet (see UpgradeRoute). */
   #pendingUpgrades = 0;
+  /** One handler for every socket's 'error' (a reset, a write to a closed peer): log, destroy. */
+  readonly #onSocketError: (this: Socket, err: NodeJS.ErrnoException) => void;
   #stopping = false;
 
   constructor(options: HttpListenerOptions) {
     this.#options = options;
+    const log = options.log;
+    this.#onSocketError = function (this: Socket, err: NodeJS.ErrnoException): void {
+      log.debug({ err: err.code ?? err.message, remote: this.remoteAddress }, "socket error: dropping connection");
+      this.destroy();
+    };
     this.#server = createServer({ maxHeaderSize: options.maxHeaderBytes });
     this.#server.on("connection", (socket: Socket) => this.#onConnection(socket));
     this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
@@ -60,8 +79,9 @@ export class HttpListener {
     return this.#server.listening;
   }
 
+  /** Upgrade requests being decided: ws validating them, or a handshake hook still running. */
   get pendingHandshakes(): number {
-    return this.#handshakeTimers.size;
+    return this.#pendingUpgrades;
   }
 
   get(path: string, handler: HttpHandler): void {
@@ -90,7 +110,7 @@ export class HttpListener {
       if (!this.#server.listening) resolve();
       else this.#server.close(() => resolve());
     });
-    for (const socket of this.#handshakeTimers.keys()) socket.destroy();
+    for (const [socket, deadline] of this.#deadlines) if (deadline.armed) socket.destroy();
     this.#server.closeIdleConnections();
     return closed;
   }
@@ -101,20 +121,18 @@ export class HttpListener {
   }
 
   #onConnection(socket: Socket): void {
-    const timer = setTimeout(() => {
-      this.#options.log.debug({ remote: socket.remoteAddress }, "handshake timeout: dropping connection");
-      socket.destroy();
-    }, this.#options.handshakeTimeoutMs);
-    timer.unref();
-    this.#handshakeTimers.set(socket, timer);
-    socket.once("close", () => this.#handshakeDone(socket));
+    // First, before anything can fail: this handler stays until the socket is destroyed.
+    socket.on("error", this.#onSocketError);
+    const deadline = new HandshakeDeadline(socket, this.#options.handshakeTimeoutMs, this.#options.log);
+    this.#deadlines.set(socket, deadline);
+    deadline.arm();
+    socket.once("close", () => this.#forgetDeadline(socket));
   }
 
-  #handshakeDone(socket: Socket): void {
-    const timer = this.#handshakeTimers.get(socket);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.#handshakeTimers.delete(socket);
+  /** The socket is a WebSocket now, or gone: no more HTTP deadline for it. */
+  #forgetDeadline(socket: Socket): void {
+    this.#deadlines.get(socket)?.disarm();
+    this.#deadlines.delete(socket);
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -126,23 +144,41 @@ export class HttpListener {
       return abortHandshake(socket, 503, "too many pending handshakes", { "Retry-After": "1" });
     }
     this.#pendingUpgrades++;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
       this.#pendingUpgrades--;
-      this.#handshakeDone(socket as Socket);
     };
-    socket.once("close", finish);
-    route.handleUpgrade(req, socket, head, () => {
-      socket.off("close", finish);
-      finish();
+    let pending: Promise<void> | undefined;
+    try {
+      pending = route.handleUpgrade(req, socket, head, () => {
+        settle();
+        this.#forgetDeadline(socket as Socket);
+      });
+    } catch (err) {
+      // A bug below us, not the peer's doing: log it and drop this socket, keep the server.
+      this.#options.log.error({ err, url: req.url }, "upgrade handler threw");
+      socket.destroy();
+    }
+    // The handshake deadline keeps running (and drops the socket) while a hook runs; the
+    // pending count waits for the hook itself.
+    if (pending === undefined) settle();
+    else pending.then(settle, (err: unknown) => {
+      this.#options.log.error({ err, url: req.url }, "upgrade handler failed");
+      settle();
     });
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // A plain HTTP request: Node's own request timeouts take over from ours.
-    this.#handshakeDone(req.socket);
+    // A plain HTTP request arrived in time: its handling is the handler's business (and
+    // Node's request timeouts). When its response is over, the connection owes us its next
+    // request within handshakeTimeoutMs again.
+    const deadline = this.#deadlines.get(req.socket);
+    if (deadline !== undefined) {
+      deadline.requestStarted();
+      res.once("close", () => deadline.requestEnded());
+    }
     this.#answer(req, res).catch((err: unknown) => {
       this.#options.log.error({ err, url: req.url }, "HTTP handler threw");
       if (!res.headersSent) sendText(res, 500, "Internal Server Error");
@@ -195,13 +231,67 @@ function sendText(res: ServerResponse, status: number, body: string, headers: Re
   res.end(body);
 }
 
-/** Answer an upgrade request with an HTTP error and close the socket (no WebSocket was made). */
+/**
+ * The handshake deadline of one HTTP connection: armed while the connection owes us a request
+ * or an upgrade (from accept, and again each time its last response in flight has finished),
+ * paused while a plain request is being answered. When it fires the socket is destroyed.
+ */
+class HandshakeDeadline {
+  readonly #socket: Socket;
+  readonly #ms: number;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  /** Plain requests on this connection whose responses are not over (pipelining). */
+  #requests = 0;
+
+  constructor(socket: Socket, ms: number, log: Logger) {
+    this.#socket = socket;
+    this.#ms = ms;
+    this.#log = log;
+  }
+
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  arm(): void {
+    this.disarm();
+    this.#timer = setTimeout(() => {
+      this.#log.debug({ remote: this.#socket.remoteAddress }, "handshake timeout: dropping connection");
+      this.#socket.destroy();
+    }, this.#ms);
+    this.#timer.unref();
+  }
+
+  disarm(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  requestStarted(): void {
+    this.#requests++;
+    this.disarm();
+  }
+
+  requestEnded(): void {
+    this.#requests--;
+    if (this.#requests === 0 && !this.#socket.destroyed) this.arm();
+  }
+}
+
+/**
+ * Answer an upgrade request with an HTTP error and close the socket (no WebSocket was made).
+ * The socket is destroyed once the answer is written, as ws does for its own refusals; its
+ * error handler (from 'connection') covers a peer that reset meanwhile.
+ */
 export function abortHandshake(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  socket.once("finish", () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(reason)}\r\n${extra}\r\n${reason}`,

@@ -13,9 +13,14 @@
  *    the same Buffer to each socket, falling back to ws.send() when ws has frames queued (a
  *    compression in progress) so that per-connection order is kept;
  *  - no errors built for nothing on close: see `skipEndWhenFinished`.
+ *
+ * The first two read private fields of ws (its sender's state, queue and queued bytes, its
+ * parser's unparsed bytes; see `readWsPrivates`). They are checked on every new socket: a
+ * socket whose ws does not have them as expected (a ws release renamed them) is served
+ * through ws's public API only (ws.send, ws.bufferedAmount), and a warning says so once.
  */
 import type { IncomingMessage } from "node:http";
-import type { Duplex, Writable } from "node:stream";
+import { Writable, type Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
 import type { HandshakeDecision } from "../endpoint/handshake.ts";
@@ -39,7 +44,10 @@ export interface WebSocketAcceptorOptions {
   perMessageDeflate: false | DeflateOptions;
   /** Decide an upgrade after ws has validated its headers; may be async. */
   decide(req: IncomingMessage): HandshakeDecision | Promise<HandshakeDecision>;
-  /** An accepted upgrade whose socket went away before it opened (undo its reservation). */
+  /**
+   * An accepted decision whose socket went away before it opened (undo its reservation).
+   * Called at most once per handshake, and never for a decision that was a refusal.
+   */
   abandoned(): void;
 }
 
@@ -51,6 +59,11 @@ const decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
 export class WebSocketAcceptor {
   readonly #wss: WebSocketServer;
   readonly #abandoned: () => void;
+  /**
+   * ws calls verifyClient synchronously from handleUpgrade; an async decision leaves here the
+   * promise of its settling, for handleUpgrade to return (the HTTP layer counts it as pending).
+   */
+  #settling: Promise<void> | undefined;
 
   constructor(options: WebSocketAcceptorOptions) {
     this.#abandoned = options.abandoned;
@@ -74,14 +87,17 @@ export class WebSocketAcceptor {
           if (decision.ok) done(true);
           else done(false, decision.status, decision.reason);
         };
+        // decide() maps every hook error to a decision itself; a throw or rejection here is a
+        // bug of ours, answered 500 rather than left to hang or crash.
+        const failed = (): void => done(false, 500, "Internal Server Error");
         let decision: HandshakeDecision | Promise<HandshakeDecision>;
         try {
           decision = options.decide(info.req);
         } catch {
-          done(false, 500, "Internal Server Error"); // decide() maps hook errors itself; this is a bug guard
+          failed();
           return;
         }
-        if (decision instanceof Promise) decision.then(settle, () => done(false, 500, "Internal Server Error"));
+        if (decision instanceof Promise) this.#settling = decision.then(settle, failed);
         else settle(decision);
       },
       handleProtocols: (_offered: Set<string>, req: IncomingMessage) => {
@@ -91,12 +107,18 @@ export class WebSocketAcceptor {
     } as ConstructorParameters<typeof WebSocketServer>[0]);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: UpgradeCallback): void {
+  /**
+   * Take an upgrade: ws validates it (400 for bad headers), our decide() runs, ws answers.
+   * Returns undefined when all that happened before returning, else a promise that resolves
+   * once the async decision has settled and been answered (or dropped, the client gone).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: UpgradeCallback): Promise<void> | undefined {
     const onEarlyClose = () => {
       if (decisions.get(req)?.ok) this.#abandoned();
       decisions.delete(req);
     };
     socket.once("close", onEarlyClose);
+    this.#settling = undefined;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off("close", onEarlyClose);
       const decision = decisions.get(req);
@@ -107,6 +129,9 @@ export class WebSocketAcceptor {
       }
       accepted(new WsTransportSocket(ws, socket as Socket), decision);
     });
+    const settling = this.#settling;
+    this.#settling = undefined;
+    return settling;
   }
 }
 
@@ -150,20 +175,60 @@ interface PreparedFrame extends PreparedMessage {
 
 // ws's frame builder and sender state; not in @types/ws.
 interface WsSender {
+  /** 0 when idle: not compressing, not reading a Blob. */
   _state: number;
+  /** Frames waiting behind a compression in progress. */
   _queue: unknown[];
+  /** Bytes in `_queue` (part of ws's bufferedAmount). */
   _bufferedBytes: number;
 }
-// ws's frame parser: bytes of the current read not parsed yet.
-interface WsReceiver {
+// ws's frame parser (a Writable): bytes of the current read not parsed yet.
+interface WsReceiver extends Writable {
   _bufferedBytes: number;
 }
-interface WsInternals {
-  _sender: WsSender | null;
-  _receiver: WsReceiver | null;
-  _extensions: Record<string, unknown>;
+/** The private fields of one ws socket that the fast paths read. */
+export interface WsPrivates {
+  readonly sender: WsSender;
+  readonly receiver: WsReceiver;
 }
 const SENDER_IDLE = 0;
+
+/**
+ * @internal Test seam: where ws's private fields are read from. A test points it at an object
+ * without them to play a ws release that renamed them (ws itself keeps working).
+ */
+export const wsPrivatesSeam: { source(ws: WebSocket): object } = { source: (ws) => ws };
+
+/**
+ * ws's private fields as the fast paths expect them, or undefined (and a warning, once per
+ * process) when this ws does not have them: the socket then uses ws's public API only.
+ */
+export function readWsPrivates(ws: WebSocket): WsPrivates | undefined {
+  const source = wsPrivatesSeam.source(ws) as { _sender?: Partial<WsSender> | null; _receiver?: Partial<WsReceiver> | null };
+  const sender = source._sender;
+  const receiver = source._receiver;
+  if (
+    typeof sender === "object" && sender !== null && typeof sender._state === "number" && Array.isArray(sender._queue) &&
+    typeof sender._bufferedBytes === "number" && receiver instanceof Writable && typeof receiver._bufferedBytes === "number"
+  ) {
+    return { sender: sender as WsSender, receiver: receiver as WsReceiver };
+  }
+  warnPrivatesMissing();
+  return undefined;
+}
+
+let warnedPrivatesMissing = false;
+
+function warnPrivatesMissing(): void {
+  if (warnedPrivatesMissing) return;
+  warnedPrivatesMissing = true;
+  process.emitWarning(
+    "ws does not have the private fields Switchboard's fast send path reads (_sender._state, _sender._queue, " +
+      "_sender._bufferedBytes, _receiver._bufferedBytes): sockets use ws.send and ws.bufferedAmount instead. " +
+      "Correct but slower; pin ws to the version range in Switchboard's package.json.",
+    { code: "SWITCHBOARD_WS_PRIVATES" },
+  );
+}
 
 const TEXT = { binary: false };
 const BINARY = { binary: true };
@@ -171,6 +236,10 @@ const BINARY = { binary: true };
 class WsTransportSocket implements TransportSocket {
   readonly #ws: WebSocket;
   readonly #raw: Socket;
+  /** ws's private sender, or undefined: then every send goes through ws.send. */
+  readonly #sender: WsSender | undefined;
+  /** ws's private parser, or undefined: then "more input in this read" is never known. */
+  readonly #receiver: WsReceiver | undefined;
   /** permessage-deflate negotiated: sends go through ws, which compresses them. */
   readonly #deflate: boolean;
   #corked = false;
@@ -180,10 +249,12 @@ class WsTransportSocket implements TransportSocket {
   constructor(ws: WebSocket, raw: Socket) {
     this.#ws = ws;
     this.#raw = raw;
-    const internals = ws as unknown as WsInternals;
-    this.#deflate = "permessage-deflate" in internals._extensions;
+    const privates = readWsPrivates(ws);
+    this.#sender = privates?.sender;
+    this.#receiver = privates?.receiver;
+    this.#deflate = ws.extensions.includes("permessage-deflate");
     skipEndWhenFinished(raw);
-    if (internals._receiver !== null) skipEndWhenFinished(internals._receiver as unknown as Writable);
+    if (privates !== undefined) skipEndWhenFinished(privates.receiver);
   }
 
   get protocol(): string {
@@ -200,8 +271,8 @@ class WsTransportSocket implements TransportSocket {
 
   get bufferedAmount(): number {
     // What ws's getter computes, read without its checks: this runs before every send.
-    const sender = (this.#ws as unknown as WsInternals)._sender;
-    return this.#raw.writableLength + (sender === null ? 0 : sender._bufferedBytes);
+    const sender = this.#sender;
+    return sender === undefined ? this.#ws.bufferedAmount : this.#raw.writableLength + sender._bufferedBytes;
   }
 
   get isOpen(): boolean {
@@ -232,18 +303,18 @@ class WsTransportSocket implements TransportSocket {
 
   /** No compression negotiated and nothing queued in ws: frames may go straight to the socket. */
   #canWriteDirectly(): boolean {
-    const internals = this.#ws as unknown as WsInternals;
-    const sender = internals._sender;
-    return this.#deflate === false && sender !== null && sender._state === SENDER_IDLE && sender._queue.length === 0;
+    const sender = this.#sender;
+    return this.#deflate === false && sender !== undefined && sender._state === SENDER_IDLE && sender._queue.length === 0;
   }
 
   sendPrepared(message: PreparedMessage): void {
     const ws = this.#ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     const frame = (message as PreparedFrame).frame;
-    const sender = (ws as unknown as WsInternals)._sender;
-    // Uncompressed frames are valid on a deflate connection too (RSV1 clear); only a busy ws queue forces the slow path.
-    if (frame === undefined || sender === null || sender._state !== SENDER_IDLE || sender._queue.length > 0) {
+    const sender = this.#sender;
+    // Uncompressed frames are valid on a deflate connection too (RSV1 clear); only a busy ws
+    // queue (or a ws whose queue we cannot see) forces the slow path.
+    if (frame === undefined || sender === undefined || sender._state !== SENDER_IDLE || sender._queue.length > 0) {
       // ws is mid-compression or has a queue: go through it so this message stays in order.
       this.send(message.data, message.isBinary);
       return;
@@ -266,10 +337,10 @@ class WsTransportSocket implements TransportSocket {
 
   listen(events: TransportSocketEvents): void {
     const ws = this.#ws;
-    const receiver = (ws as unknown as WsInternals)._receiver;
+    const receiver = this.#receiver;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       // ws emits every message of one read synchronously; bytes left mean more are coming now.
-      inputPending = receiver !== null && receiver._bufferedBytes > 0;
+      inputPending = receiver !== undefined && receiver._bufferedBytes > 0;
       try {
         events.message(data, isBinary);
       } finally {
