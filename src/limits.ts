@@ -52,7 +52,11 @@ export const LIMITS = {
   },
   stopTimeoutMs: {
     name: "stopTimeoutMs", default: 10_000, unit: "ms", min: 0, scope: "server",
-    whenHit: "connections still open when a graceful stop reaches it are destroyed",
+    whenHit: "counted from the call of stop(): in-flight work still running is aborted and every connection still open is closed (1001); what is still open `stopGraceMs` later is destroyed. stop() resolves within stopTimeoutMs + stopGraceMs + serviceStopTimeoutMs, whatever user code does",
+  },
+  stopGraceMs: {
+    name: "stopGraceMs", default: 1_000, unit: "ms", min: 0, scope: "server",
+    whenHit: "after the stop deadline, aborted work, closing handshakes and TCP/UDP drains get this long more (at most `stopTimeoutMs`); then connections and TCP sockets are destroyed, UDP handlers and work still running are left behind, each logged",
   },
 
   // ── endpoint ────────────────────────────────────────────────────────────────────────
@@ -114,7 +118,7 @@ export const LIMITS = {
   },
   drainTimeoutMs: {
     name: "drainTimeoutMs", default: 5_000, unit: "ms", min: 0, scope: "tcp",
-    whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed",
+    whenHit: "TCP stop(): sockets whose shutdown hook and pending writes have not finished by then are destroyed; UDP stop(): `handle` calls still running are left behind, their replies not sent (stats().abandoned). Under a Server, its stop deadline cuts this short",
   },
   maxPendingDatagrams: {
     name: "maxPendingDatagrams", default: 1_000, unit: "count", min: 1, scope: "udp",
@@ -144,7 +148,7 @@ export const LIMITS = {
   },
   serviceStopTimeoutMs: {
     name: "serviceStopTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "runtime",
-    whenHit: "a service whose stop() (or main loop) has not finished by then is logged as stuck and left behind; the stop goes on",
+    whenHit: "a server stop gives all services' stop() (in reverse order) this long together: one still stopping then is logged as stuck and left behind, and the ones after it are still asked to stop; after a crash or for a restart, one service's stop() gets this long",
   },
   controlMaxLineBytes: {
     name: "controlMaxLineBytes", default: 1024 * 1024, unit: "bytes", min: 64, scope: "runtime",

@@ -61,8 +61,10 @@ export interface ServerOptions extends EndpointLimits {
   maxHeaderBytes?: number;
   /** Ping interval; a connection that missed the previous pong is terminated. 0 = off. */
   heartbeatMs?: number;
-  /** Default deadline of a graceful stop. */
+  /** Default deadline of a graceful stop, counted from the call of stop(). */
   stopTimeoutMs?: number;
+  /** After the stop deadline, how long aborted work and closing connections get before they are destroyed. */
+  stopGraceMs?: number;
   /** Join a cluster: `{ redis: "redis://…", prefix }` (docs/cluster.md). Default: one node, in memory. */
   cluster?: ClusterConfig;
   /** Services (runtime/): restarts allowed within `serviceRestartWindowMs` before a service is failed. */
@@ -90,6 +92,7 @@ export interface ResolvedServerOptions extends ResolvedEndpointLimits {
   maxHeaderBytes: number;
   heartbeatMs: number;
   stopTimeoutMs: number;
+  stopGraceMs: number;
   services: ResolvedServiceLimits;
 }
 
@@ -103,7 +106,7 @@ export interface ResolvedServiceLimits {
 
 const ENDPOINT_LIMIT_KEYS = ["maxPayload", "maxFragments", "maxBufferedBytes", "slowConsumer", "closeTimeoutMs", "perMessageDeflate"] as const;
 const SERVER_KEYS = new Set<string>([
-  ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs",
+  ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs", "stopGraceMs",
   "serviceRestartLimit", "serviceRestartWindowMs", "serviceBackoffBaseMs", "serviceBackoffMaxMs", "serviceStopTimeoutMs", "cluster",
 ]);
 const ENDPOINT_KEYS = new Set<string>([
@@ -124,6 +127,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxHeaderBytes: limit(options, "maxHeaderBytes"),
     heartbeatMs: limit(options, "heartbeatMs"),
     stopTimeoutMs: limit(options, "stopTimeoutMs"),
+    stopGraceMs: limit(options, "stopGraceMs"),
     services: {
       restartLimit: limit(options, "serviceRestartLimit"),
       restartWindowMs: limit(options, "serviceRestartWindowMs"),

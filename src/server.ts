@@ -17,6 +17,8 @@ import { ServerServices, type ServiceGroup } from "./runtime/server-services.ts"
 import type { Service } from "./runtime/service.ts";
 import type { Supervisor } from "./runtime/supervisor.ts";
 import type { InFlight } from "./runtime/inflight.ts";
+import { Deadline } from "./runtime/deadline.ts";
+import { withTimeout } from "./runtime/timers.ts";
 import { App, type AppOptions } from "./app/app.ts";
 import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts";
 import { TcpListener, type TcpOptions, type TcpStats } from "./transport/tcp.ts";
@@ -24,7 +26,10 @@ import { UdpListener, type UdpOptions, type UdpStats } from "./transport/udp.ts"
 import { ClusterService, type ClusterStats } from "./cluster/index.ts";
 
 export interface StopOptions {
-  /** Connections still open after this many ms are destroyed. Default: `stopTimeoutMs`. */
+  /**
+   * The stop deadline, counted from this call: work still running then is aborted and
+   * connections are closed; what is open `stopGraceMs` later is destroyed. Default: `stopTimeoutMs`.
+   */
   timeoutMs?: number;
   /** Close code sent to every client. Default 1001 Going Away. */
   code?: number;
@@ -211,10 +216,16 @@ export class Server {
     try {
       await this.#services.start();
     } catch (err) {
-      await Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.stop()), this.cluster.close()]);
+      if (this.#stopped !== undefined) throw err; // a stop() during start-up is cleaning up already
+      // Clean up what did start, bounded like a stop: nothing here may hang the failed start().
+      const cleanup = Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.terminate()), this.cluster.close()]);
+      if (!(await withTimeout(cleanup, this.options.services.stopTimeoutMs))) this.log.error("cleanup after a failed start did not finish in time; left behind");
+      this.#http.closeAll();
       this.#state = "stopped";
       throw err;
     }
+    // stop() during start-up has stopped what started: this server does not run after all.
+    if (this.#stopped !== undefined) throw new StateError("stop() was called while the server was starting");
     this.#startedAt = Date.now();
     this.#heartbeat.start();
     this.#state = "running";
@@ -222,11 +233,18 @@ export class Server {
   }
 
   /**
-   * Graceful stop: stop accepting, close every connection with 1001, wait for the closing
-   * handshakes, destroy what is left at the deadline. Safe to call more than once.
+   * Graceful stop: stop accepting, let running work finish, close every connection with 1001,
+   * wait for the closing handshakes, destroy what is left at the deadline, stop the services.
+   * Resolves within stopTimeoutMs + stopGraceMs + serviceStopTimeoutMs whatever user code does.
+   * Safe to call more than once: every call returns the first call's promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.#stopped ??= this.#stop(options);
+    if (this.#stopped === undefined) {
+      const boundMs = (options.timeoutMs ?? this.options.stopTimeoutMs) + this.options.stopGraceMs + this.options.services.stopTimeoutMs;
+      // The runtime's timers are unref'd; a stop in progress must still keep the process alive.
+      const keepAlive = setTimeout(() => undefined, boundMs);
+      this.#stopped = this.#stop(options).finally(() => clearTimeout(keepAlive));
+    }
     return this.#stopped;
   }
 
@@ -241,35 +259,58 @@ export class Server {
     };
   }
 
+  /**
+   * Every wait below has a deadline (docs/guide.md#stopping). Two of them: the traffic part
+   * (work, closing handshakes, TCP/UDP drains) ends by `timeoutMs` + grace from the call; the
+   * services then have `serviceStopTimeoutMs` all together.
+   */
   async #stop(options: StopOptions): Promise<void> {
     const timeoutMs = options.timeoutMs ?? this.options.stopTimeoutMs;
+    const graceMs = Math.min(this.options.stopGraceMs, timeoutMs);
+    const deadline = new Deadline(timeoutMs);
     this.#state = "stopping";
     this.#heartbeat.stop();
     const listenerClosed = this.#http.stopAccepting();
     const rawStopped = Promise.all(this.#listeners.map((listener) => listener.stop()));
-    // Running tasks finish and their replies go out while the connections are still open;
-    // at the deadline their signals abort. Requests arriving meanwhile are refused (overloaded).
-    const work = await this.#services.work.drain(timeoutMs);
-    if (work.aborted + work.abandoned > 0) this.log.warn(work, "stop deadline reached: in-flight work aborted");
+
+    // 1. Running tasks finish and their replies go out while the connections are still open.
+    //    Requests arriving meanwhile are refused (overloaded). At the deadline their signals abort.
+    const work = this.#services.work;
+    work.close();
+    const running = work.size;
+    const cutOff = (await work.settled(deadline.remaining())) ? 0 : work.abortAll();
     for (const app of this.#apps) app.stop(); // anything still running sees its signal fire
+
+    // 2. Close every connection with 1001. They have what is left of the deadline, and at least
+    //    the grace when the work used it all; meanwhile TCP/UDP drain and aborted work may end.
     const drained = Promise.all([...this.#endpoints.values()].map(({ endpoint }) => endpoint.closeAll(options.code ?? CloseCode.GoingAway, options.reason ?? "server stopping")));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-    const outcome = await Promise.race([drained.then(() => "drained" as const), deadline]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      this.log.warn({ open: this.#allConnectionCount() }, "stop deadline reached: destroying remaining connections");
-      for (const { endpoint } of this.#endpoints.values()) endpoint.terminateAll();
-      await drained;
+    await withTimeout(Promise.all([drained, rawStopped, work.idle()]), Math.max(deadline.remaining(), graceMs));
+
+    // 3. The hard deadline: destroy what is still open; leave behind (and log) what still runs.
+    if (cutOff > 0) {
+      const abandoned = work.size;
+      this.log.warn({ finished: running - cutOff, aborted: cutOff - abandoned, abandoned }, "stop deadline reached: in-flight work aborted");
     }
+    const open = this.#allConnectionCount();
+    if (open > 0) {
+      this.log.warn({ open }, "stop deadline reached: destroying remaining connections");
+      for (const { endpoint } of this.#endpoints.values()) endpoint.terminateAll();
+    }
+    for (const listener of this.#listeners) void listener.terminate(); // a no-op for a listener that has stopped
     this.#http.closeAll();
-    await listenerClosed;
-    await rawStopped;
+
+    // 4. The services, in reverse order, within serviceStopTimeoutMs all together; the sockets
+    //    destroyed above finish closing meanwhile.
+    const services = new Deadline(this.options.services.stopTimeoutMs);
+    if (!(await withTimeout(Promise.all([drained, listenerClosed, rawStopped]), services.remaining()))) {
+      this.log.error("sockets destroyed at the stop deadline have not closed; going on");
+    }
     // The cluster (a runtime service) stops last: the connections' close hooks took them
     // out of the cluster's rooms first.
     for (const app of this.#apps) app.detach();
-    await this.#services.stop();
-    await this.cluster.close(); // idempotent; also when the server never started (the bus exists from createServer)
+    await this.#services.stop(services.remaining());
+    // Idempotent; also when the server never started (the bus exists from createServer).
+    if (!(await withTimeout(this.cluster.close(), services.remaining()))) this.log.error("the cluster did not close in time; left behind");
     this.#state = "stopped";
     this.log.info("stopped");
   }

@@ -50,14 +50,37 @@ export class InFlight {
 
   /** Refuse new work, wait up to `deadlineMs`, abort what is left, wait `graceMs` more. */
   async drain(deadlineMs: number, graceMs = Math.min(deadlineMs, 1_000)): Promise<DrainResult> {
-    this.#closed = true;
+    this.close();
     const total = this.#work.size;
     if (total === 0) return { finished: 0, aborted: 0, abandoned: 0 };
-    await withTimeout(Promise.all(this.#work.keys()), deadlineMs, this.#timers);
-    const late = this.#work.size;
-    for (const controller of this.#work.values()) controller.abort(new StateError("server stopping: deadline reached"));
-    if (late > 0) await withTimeout(Promise.all(this.#work.keys()), graceMs, this.#timers);
+    await this.settled(deadlineMs);
+    const late = this.abortAll();
+    if (late > 0) await this.settled(graceMs);
     const abandoned = this.#work.size;
     return { finished: total - late, aborted: late - abandoned, abandoned };
+  }
+
+  // The steps of drain(), for a caller (the Server's stop) that does other things between them.
+
+  /** Refuse new work from now on. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Resolves once every piece of work running now has settled (never rejects). */
+  idle(): Promise<void> {
+    return Promise.all(this.#work.keys()).then(() => undefined);
+  }
+
+  /** Wait until the work running now has settled, at most `ms`: true if it did. */
+  settled(ms: number): Promise<boolean> {
+    if (this.#work.size === 0) return Promise.resolve(true);
+    return withTimeout(this.idle(), ms, this.#timers);
+  }
+
+  /** Fire the signal of every piece of work still running; returns how many. */
+  abortAll(reason: Error = new StateError("server stopping: deadline reached")): number {
+    for (const controller of this.#work.values()) controller.abort(reason);
+    return this.#work.size;
   }
 }

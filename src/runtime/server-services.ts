@@ -68,7 +68,8 @@ export class ServerServices {
     return GROUPS.find((g) => this.#groups.get(g)?.some((svc) => svc.name === name));
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stopAll();
+  /** Stop every service in reverse order, all within `budgetMs` (default: serviceStopTimeoutMs). */
+  stop(budgetMs?: number): Promise<void> {
+    return this.supervisor.stopAll(budgetMs);
   }
 }

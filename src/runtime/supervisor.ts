@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { startOrder } from "./order.ts";
 import { validateService, type Service, type ServiceContext } from "./service.ts";
 import { realTimers, withTimeout, type Timers } from "./timers.ts";
+import { Deadline } from "./deadline.ts";
 
 export type ServiceState = "stopped" | "starting" | "running" | "stopping" | "failed" | "restarting";
 
@@ -157,12 +158,17 @@ export class Supervisor extends EventEmitter<Events> {
     if (this.#phase === "starting") this.#phase = "started";
   }
 
-  /** Stop every service in reverse start order. Safe to call twice; the second call waits for the first. */
-  async stopAll(): Promise<void> {
+  /**
+   * Stop every service in reverse start order, all of them within `budgetMs` (default
+   * `stopTimeoutMs`): each waits only for what is left of it, and once it is spent the rest are
+   * still asked to stop, without a wait. Safe to call twice; the second call waits for the first.
+   */
+  async stopAll(budgetMs: number = this.#stopTimeoutMs): Promise<void> {
     if (this.#phase === "stopping" || this.#phase === "stopped") return this.#stopped;
     this.#phase = "stopping";
+    const deadline = new Deadline(budgetMs, this.#timers);
     this.#stopped = (async () => {
-      for (const name of [...this.#order].reverse()) await this.#stopEntry(this.#entry(name));
+      for (const name of [...this.#order].reverse()) await this.#stopEntry(this.#entry(name), deadline.remaining());
       this.#phase = "stopped";
     })();
     return this.#stopped;
@@ -297,8 +303,8 @@ export class Supervisor extends EventEmitter<Events> {
     }
   }
 
-  /** Call stop() and wait for the run's work, bounded by stopTimeoutMs; errors are logged. */
-  async #callStop(entry: Entry, why: string): Promise<void> {
+  /** Call stop() and wait for the run's work, at most `waitMs` (default stopTimeoutMs); errors are logged. */
+  async #callStop(entry: Entry, why: string, waitMs: number = this.#stopTimeoutMs): Promise<void> {
     const name = entry.svc.name;
     const stop = (async () => {
       try {
@@ -307,11 +313,11 @@ export class Supervisor extends EventEmitter<Events> {
         this.#log.error({ service: name, err }, `service stop() threw ${why}`);
       }
     })();
-    const finished = await withTimeout(Promise.all([stop, ...entry.work]), this.#stopTimeoutMs, this.#timers);
-    if (!finished) this.#log.error({ service: name, timeoutMs: this.#stopTimeoutMs }, `service did not stop in time ${why}; left behind`);
+    const finished = await withTimeout(Promise.all([stop, ...entry.work]), waitMs, this.#timers);
+    if (!finished) this.#log.error({ service: name, timeoutMs: waitMs }, `service did not stop in time ${why}; left behind`);
   }
 
-  async #stopEntry(entry: Entry): Promise<void> {
+  async #stopEntry(entry: Entry, waitMs: number = this.#stopTimeoutMs): Promise<void> {
     if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
     entry.timer = undefined;
     const was = entry.state;
@@ -323,7 +329,7 @@ export class Supervisor extends EventEmitter<Events> {
     }
     this.#setState(entry, "stopping");
     entry.controller?.abort(new Error("service stopping"));
-    await this.#callStop(entry, "on stop");
+    await this.#callStop(entry, "on stop", waitMs);
     this.#setState(entry, "stopped");
   }
 }

@@ -12,6 +12,10 @@ export interface ConnectionHandler<C, M> {
   message?(conn: C, data: M, isBinary: boolean): void | Promise<void>;
   /** The connection is gone; `code`/`reason` say why (a close code, or 1006 with no handshake). */
   close?(conn: C, code: number, reason: string): void | Promise<void>;
-  /** An error on this connection (a hook threw, the socket failed). Informational only. */
-  error?(conn: C, err: Error): void;
+  /**
+   * An error on this connection (a hook threw, the socket failed). Informational only; like
+   * every hook it is called through runHook, so what it throws (or a promise it returns rejects
+   * with) is logged, never rethrown.
+   */
+  error?(conn: C, err: Error): void | Promise<void>;
 }

@@ -9,7 +9,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { FramingError, OptionError, StateError, toCloseCode } from "../errors.ts";
-import { asError, runHook } from "../hooks.ts";
+import { asError, runHook, type HookErrorHandler } from "../hooks.ts";
 import { createLogger, type Logger, type LogOptions } from "../log.ts";
 import { CloseCode } from "../protocol/close-codes.ts";
 import type { ConnectionHandler } from "./handler.ts";
@@ -141,14 +141,30 @@ export class TcpListener<D = unknown> {
     const gone = entries.map(({ conn }) => new Promise<void>((resolve) => {
       if (conn.socket.destroyed) resolve(); else conn.socket.once("close", () => resolve());
     }));
-    for (const { conn, handler } of entries) void this.#sayGoodbye(conn, handler);
-    const timer = setTimeout(() => {
-      for (const { conn } of this.#connections.values()) conn.destroy(CloseCode.GoingAway, "shutdown");
-    }, this.#limits.drainTimeoutMs);
+    for (const { conn, handler } of entries) {
+      this.#sayGoodbye(conn, handler).catch((err: unknown) => this.#log.error({ err: asError(err), conn: conn.id }, "tcp goodbye failed"));
+    }
+    const timer = setTimeout(() => this.#destroyAll("drain timeout"), this.#limits.drainTimeoutMs);
     await Promise.all(gone);
     clearTimeout(timer);
     await closed;
     this.#log.info({ port: this.port }, "tcp stopped");
+  }
+
+  /**
+   * The owner's stop deadline is here (the Server's, which may come before `drainTimeoutMs`):
+   * destroy every connection still open, whatever its hooks are doing. Starts stop() if needed.
+   */
+  terminate(): Promise<void> {
+    const stopping = this.stop();
+    this.#destroyAll("stop deadline");
+    return stopping;
+  }
+
+  #destroyAll(why: string): void {
+    if (this.#connections.size === 0) return;
+    this.#log.warn({ port: this.port, open: this.#connections.size }, `tcp ${why}: destroying connections still open`);
+    for (const { conn } of this.#connections.values()) conn.destroy(CloseCode.GoingAway, "shutdown");
   }
 
   async #sayGoodbye(conn: TcpConnectionImpl<D>, handler: TcpHandler<D>): Promise<void> {
@@ -157,13 +173,25 @@ export class TcpListener<D = unknown> {
       try {
         await handler.shutdown(conn);
       } catch (err) {
-        this.#hookFailed(conn, handler, asError(err), false);
+        this.#hookFailed("shutdown", conn, handler, asError(err));
       }
     }
     conn.close(CloseCode.GoingAway, "shutdown");
   }
 
   #accept(socket: Socket): void {
+    // First, before anything can fail: from accept to destroy the socket has an error handler,
+    // so a peer's reset at any stage is an event, never an uncaught 'error'.
+    let entry: { conn: TcpConnectionImpl<D>; handler: TcpHandler<D> } | undefined;
+    socket.on("error", (err) => {
+      if (entry === undefined) {
+        this.#log.debug({ err }, "tcp socket error before its handler was made");
+        return;
+      }
+      // ECONNRESET and friends: the peer is gone. The 'close' event follows and runs the hook.
+      entry.conn.closeInfo ??= { code: CloseCode.Abnormal, reason: err.message };
+      this.#tellErrorHook(entry.conn, entry.handler, err);
+    });
     if (this.#stopping !== undefined || this.#connections.size >= this.#limits.maxConnections) {
       this.#counters.refused += 1;
       socket.destroy();
@@ -172,22 +200,29 @@ export class TcpListener<D = unknown> {
     this.#counters.accepted += 1;
     const prefix = this.#options.idPrefix ?? "tcp";
     const id = this.#options.ids?.next(prefix) ?? `${prefix}-${++this.#nextId}`;
-    const data = (this.#options.defaultData?.() ?? undefined) as D;
-    const conn = new TcpConnectionImpl<D>(id, socket, this.#framing, data, {
+    // protocol() and defaultData() are user code too: a failure drops this connection only.
+    const dropped = (what: string): HookErrorHandler => (err) => {
+      this.#counters.hookErrors += 1;
+      this.#log.error({ err, conn: id }, `tcp ${what}; connection dropped`);
+    };
+    const handler = this.#makeHandler(id, dropped);
+    if (handler === undefined) {
+      socket.destroy();
+      return;
+    }
+    const defaultData = this.#options.defaultData;
+    const data = defaultData === undefined ? undefined : guardedValue(() => defaultData.call(this.#options), dropped("defaultData() threw"));
+    if (data === FAILED) {
+      socket.destroy();
+      return;
+    }
+    const conn = new TcpConnectionImpl<D>(id, socket, this.#framing, data as D, {
       closeTimeoutMs: this.#limits.drainTimeoutMs,
       maxBufferedBytes: this.#limits.maxBufferedBytes,
       onBytesOut: (n) => { this.#counters.bytesOut += n; },
     });
-    let handler: TcpHandler<D>;
-    try {
-      handler = this.#options.protocol();
-    } catch (err) {
-      this.#counters.hookErrors += 1;
-      this.#log.error({ err, conn: id }, "tcp protocol factory threw; connection dropped");
-      socket.destroy();
-      return;
-    }
-    this.#connections.set(id, { conn, handler });
+    entry = { conn, handler };
+    this.#connections.set(id, entry);
     socket.setNoDelay(true);
     if (this.#limits.idleTimeoutMs > 0) socket.setTimeout(this.#limits.idleTimeoutMs);
 
@@ -196,17 +231,12 @@ export class TcpListener<D = unknown> {
       this.#counters.idleTimeouts += 1;
       conn.close(CloseCode.GoingAway, "idle timeout");
     });
-    socket.on("error", (err) => {
-      // ECONNRESET and friends: the peer is gone. The 'close' event follows and runs the hook.
-      conn.closeInfo ??= { code: CloseCode.Abnormal, reason: err.message };
-      runHook(handler.error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: id }, "tcp error hook threw"));
-    });
     socket.on("close", (hadError) => {
       this.#connections.delete(id);
       const { code, reason } = conn.finish(hadError);
-      runHook(handler.close, [conn, code, reason], (err) => this.#hookFailed(conn, handler, err, false));
+      runHook(handler.close, [conn, code, reason], (err) => this.#hookFailed("close", conn, handler, err));
     });
-    runHook(handler.open, [conn], (err) => this.#hookFailed(conn, handler, err, true));
+    runHook(handler.open, [conn], (err) => this.#hookFailed("open", conn, handler, err));
   }
 
   #onData(conn: TcpConnectionImpl<D>, handler: TcpHandler<D>, chunk: Buffer): void {
@@ -216,34 +246,80 @@ export class TcpListener<D = unknown> {
     let frames: Buffer[];
     try {
       frames = conn.decoder.push(chunk);
-    } catch (err) {
-      if (!(err instanceof FramingError)) throw err;
+    } catch (thrown) {
+      // A FramingError is the peer's fault (1009); anything else would be a decoder bug (1011).
+      // Either way only this connection ends: nothing thrown here may escape the 'data' event.
+      const err = asError(thrown);
       this.#counters.framingErrors += 1;
-      this.#log.warn({ conn: conn.id, code: err.code }, err.message);
-      runHook(handler.error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "tcp error hook threw"));
-      conn.close(toCloseCode(err), err.code === "line_too_long" ? "line too long" : "frame too big");
+      if (err instanceof FramingError) this.#log.warn({ conn: conn.id, code: err.code }, err.message);
+      else this.#log.error({ err, conn: conn.id }, "tcp framing failed");
+      this.#tellErrorHook(conn, handler, err);
+      conn.close(toCloseCode(err), err instanceof FramingError ? (err.code === "line_too_long" ? "line too long" : "frame too big") : "internal error");
       return;
     }
     const isBinary = this.#framing.name !== "lines";
     for (const frame of frames) {
       if (conn.closeInfo !== undefined) return;
-      runHook(handler.message, [conn, frame, isBinary], (err) => this.#hookFailed(conn, handler, err, true));
+      runHook(handler.message, [conn, frame, isBinary], (err) => this.#hookFailed("message", conn, handler, err));
     }
   }
 
   /** A hook threw: log it, tell the error hook, and (for open/message) close with 1011. */
-  #hookFailed(conn: TcpConnectionImpl<D>, handler: TcpHandler<D>, err: Error, closeConnection: boolean): void {
+  #hookFailed(hook: "open" | "message" | "close" | "shutdown", conn: TcpConnectionImpl<D>, handler: TcpHandler<D>, err: Error): void {
     this.#counters.hookErrors += 1;
-    this.#log.error({ err, conn: conn.id }, "tcp handler hook threw");
-    if (handler.error !== undefined) {
-      try {
-        handler.error(conn, err);
-      } catch (hookErr) {
-        this.#log.error({ err: hookErr, conn: conn.id }, "tcp error hook threw");
-      }
-    }
-    if (closeConnection) conn.close(toCloseCode(err), "internal error");
+    this.#log.error({ err, conn: conn.id, hook }, `tcp ${hook} hook threw`);
+    this.#tellErrorHook(conn, handler, err);
+    // After close there is nothing to end; after shutdown the goodbye closes it with 1001 anyway.
+    if (hook === "open" || hook === "message") conn.close(toCloseCode(err), "internal error");
   }
+
+  /** The error hook is user code like the others: a throw or a rejection is logged and counted, never rethrown. */
+  #tellErrorHook(conn: TcpConnectionImpl<D>, handler: TcpHandler<D>, err: Error): void {
+    runHook(handler.error, [conn, err], (hookErr) => {
+      this.#counters.hookErrors += 1;
+      this.#log.error({ err: hookErr, conn: conn.id }, "tcp error hook threw");
+    });
+  }
+
+  /** This connection's handler from protocol(), checked; undefined (logged, counted) if there is none to use. */
+  #makeHandler(id: string, dropped: (what: string) => HookErrorHandler): TcpHandler<D> | undefined {
+    const made: unknown = guardedValue(() => this.#options.protocol(), dropped("protocol() threw"));
+    if (made === FAILED) return undefined;
+    if (isThenable(made)) {
+      // An async factory: its promise must not reject unhandled once the connection is dropped.
+      made.then(undefined, (err: unknown) => this.#log.warn({ err: asError(err), conn: id }, "tcp protocol() promise rejected"));
+    }
+    const problem = handlerProblem(made);
+    if (problem !== undefined) {
+      dropped("protocol() returned no usable handler")(new TypeError(`protocol() ${problem}`));
+      return undefined;
+    }
+    return made as TcpHandler<D>;
+  }
+}
+
+const FAILED = Symbol("failed");
+
+/** Call user code that returns a value, through runHook: the value, or FAILED after `onError` had the error. */
+function guardedValue<T>(fn: () => T, onError: HookErrorHandler): T | typeof FAILED {
+  let value: T | typeof FAILED = FAILED;
+  runHook(() => { value = fn(); }, [], onError);
+  return value;
+}
+
+const HOOK_NAMES = ["open", "message", "close", "error", "shutdown"] as const;
+
+/** What is wrong with a handler protocol() returned, or undefined if it can be used. */
+function handlerProblem(made: unknown): string | undefined {
+  if (typeof made !== "object" || made === null) return `must return a handler object, got ${made === null ? "null" : typeof made}`;
+  if (isThenable(made)) return "must return the handler itself, not a promise";
+  const hooks = made as Record<string, unknown>;
+  const bad = HOOK_NAMES.find((name) => hooks[name] !== undefined && typeof hooks[name] !== "function");
+  return bad === undefined ? undefined : `returned a handler whose ${bad} is not a function`;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

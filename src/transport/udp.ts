@@ -5,7 +5,12 @@
  * - a datagram over `maxDatagramBytes` is dropped before `handle` sees it (counted "oversize");
  * - while `maxPendingDatagrams` handlers are still running, new datagrams are dropped ("busy");
  * - `handle` throwing MalformedDatagram drops it quietly (counted "malformed");
- * - `handle` throwing anything else is logged and the datagram dropped (counted "handlerError").
+ * - `handle` throwing anything else, or returning what is not a datagram, is logged and the
+ *   datagram dropped (counted "handlerError");
+ * - a reply that cannot be sent (refused by the kernel, not a datagram, the listener stopped) is
+ *   logged and counted ("sendError"), also from a `reply.send()` whose promise nobody awaits;
+ * - stop() waits `drainTimeoutMs` at most for running handlers; the ones still running are
+ *   left behind (stats().abandoned) and their late replies are not sent.
  *
  * A UdpListener is a runtime service: start(signal) / stop().
  */
@@ -46,6 +51,8 @@ export interface UdpOptions {
   maxDatagramBytes?: number;
   /** Most `handle` calls running at once; datagrams beyond are dropped ("busy"). */
   maxPendingDatagrams?: number;
+  /** How long stop() waits for running `handle` calls before it leaves them behind ("abandoned"). */
+  drainTimeoutMs?: number;
   logger?: Logger | LogOptions;
 }
 
@@ -65,20 +72,27 @@ export interface UdpStats {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly dropped: Readonly<UdpDropped>;
+  /** `handle` calls still running when stop() gave up waiting for them (`drainTimeoutMs`, or the Server's deadline). */
+  readonly abandoned: number;
 }
 
 export class UdpListener {
   readonly #options: UdpOptions;
   readonly #maxDatagramBytes: number;
   readonly #maxPending: number;
+  readonly #drainTimeoutMs: number;
   readonly #log: Logger;
-  readonly #counters = { received: 0, replied: 0, bytesIn: 0, bytesOut: 0 };
+  readonly #counters = { received: 0, replied: 0, bytesIn: 0, bytesOut: 0, abandoned: 0 };
   readonly #dropped: UdpDropped = { oversize: 0, busy: 0, malformed: 0, handlerError: 0, sendError: 0 };
   #socket: Socket | undefined;
   #stopping: Promise<void> | undefined;
   #boundPort: number | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Ends stop()'s wait for running handlers early (terminate()). */
+  #cutShort: (() => void) | undefined;
+  /** Set once stop() stops waiting: handlers finishing later send nothing. */
+  #closed = false;
 
   constructor(options: UdpOptions) {
     readPort(options.port);
@@ -86,6 +100,7 @@ export class UdpListener {
     this.#options = options;
     this.#maxDatagramBytes = readLimit("maxDatagramBytes", options.maxDatagramBytes);
     this.#maxPending = readLimit("maxPendingDatagrams", options.maxPendingDatagrams);
+    this.#drainTimeoutMs = readLimit("drainTimeoutMs", options.drainTimeoutMs);
     this.#log = createLogger(options.logger).child({ component: "udp" });
   }
 
@@ -118,17 +133,40 @@ export class UdpListener {
     else signal?.addEventListener("abort", () => void this.stop(), { once: true });
   }
 
-  /** Stop receiving; wait for handlers already running (their replies are still sent), then close. */
+  /**
+   * Stop receiving; wait for handlers already running (their replies are still sent), at most
+   * `drainTimeoutMs`; leave behind the ones still running; close the socket.
+   */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
     return this.#stopping;
+  }
+
+  /** The owner's stop deadline is here: stop waiting for running handlers now. Starts stop() if needed. */
+  terminate(): Promise<void> {
+    const stopping = this.stop();
+    this.#cutShort?.();
+    return stopping;
   }
 
   async #shutdown(): Promise<void> {
     const socket = this.#socket;
     if (socket === undefined) return;
     socket.removeAllListeners("message");
-    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+        this.#cutShort = resolve;
+        timer = setTimeout(resolve, this.#drainTimeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    this.#closed = true;
+    if (this.#inFlight > 0) {
+      this.#counters.abandoned += this.#inFlight;
+      this.#log.warn({ port: this.port, abandoned: this.#inFlight }, "udp stop: handlers still running left behind; their replies will not be sent");
+    }
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     this.#log.info({ port: this.port }, "udp stopped");
   }
@@ -147,7 +185,7 @@ export class UdpListener {
       return;
     }
     const from: UdpPeer = { address: rinfo.address, port: rinfo.port, family: rinfo.family === "IPv6" ? "IPv6" : "IPv4" };
-    const reply: UdpReplyContext = { send: (data) => this.#send(socket, data, from) };
+    const reply: UdpReplyContext = { send: (data) => this.#replySend(socket, data, from) };
     this.#inFlight += 1;
     void this.#run(message, from, reply).finally(() => {
       this.#inFlight -= 1;
@@ -170,6 +208,15 @@ export class UdpListener {
       return;
     }
     if (answer === undefined) return;
+    if (!isDatagram(answer)) {
+      this.#dropped.handlerError += 1;
+      this.#log.error({ from, got: typeof answer }, "udp handler returned something that is not a datagram (Buffer, Uint8Array or string); dropped");
+      return;
+    }
+    if (this.#closed) {
+      this.#log.debug({ from }, "udp handler finished after stop gave up on it: reply not sent");
+      return;
+    }
     try {
       await this.#send(this.#socket!, answer, from);
     } catch (err) {
@@ -178,19 +225,46 @@ export class UdpListener {
     }
   }
 
+  /** reply.send() for user code: the same send, but a rejection nobody awaits is logged, never unhandled. */
+  #replySend(socket: Socket, data: Datagram, to: UdpPeer): Promise<void> {
+    const sent = this.#send(socket, data, to);
+    sent.catch((err: unknown) => this.#log.warn({ err: asError(err), from: to }, "udp reply.send() failed"));
+    return sent;
+  }
+
+  /** Send one datagram; every failure (bad data, stopped, kernel refusal) rejects and is counted once. */
   #send(socket: Socket, data: Datagram, to: UdpPeer): Promise<void> {
+    if (!isDatagram(data)) {
+      this.#dropped.sendError += 1;
+      return Promise.reject(new TypeError(`a UDP reply must be a Buffer, Uint8Array or string, got ${typeof data}`));
+    }
+    if (this.#closed) {
+      this.#dropped.sendError += 1;
+      return Promise.reject(new StateError("the UDP listener has stopped"));
+    }
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     return new Promise((resolve, reject) => {
-      socket.send(bytes, to.port, to.address, (err) => {
-        if (err) {
-          this.#dropped.sendError += 1;
-          reject(err);
-          return;
-        }
-        this.#counters.replied += 1;
-        this.#counters.bytesOut += bytes.byteLength;
-        resolve();
-      });
+      const failed = (err: Error): void => {
+        this.#dropped.sendError += 1;
+        reject(err);
+      };
+      try {
+        socket.send(bytes, to.port, to.address, (err) => {
+          if (err) {
+            failed(err);
+            return;
+          }
+          this.#counters.replied += 1;
+          this.#counters.bytesOut += bytes.byteLength;
+          resolve();
+        });
+      } catch (err) {
+        failed(asError(err)); // thrown at once (e.g. the socket is already closed): counted the same way
+      }
     });
   }
+}
+
+function isDatagram(value: unknown): value is Datagram {
+  return typeof value === "string" || value instanceof Uint8Array;
 }
