@@ -11,7 +11,7 @@ import { createServer, type Server } from "../server.ts";
 import type { App } from "../app/app.ts";
 import { OptionError } from "../errors.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/resolve.ts";
-import { toServeOptions, type ControlLimits, type ServeOptions } from "../config/placement.ts";
+import { toServeOptions, type ServeOptions } from "../config/placement.ts";
 import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
 import { FILE_KINDS, TASKS_APP_PATH, type MountContext } from "../loader/kinds.ts";
 import { createStaticHandler } from "../transport/static.ts";
@@ -89,10 +89,10 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     res.end(consolePage);
   });
   // The listener answers 500 (and logs) if a middleware throws.
-  if (config.static !== undefined) server.use(createStaticHandler(config.static));
+  if (config.static !== undefined) server.use(createStaticHandler(config.static, { logger: runtimeLogger.logger }));
 
   // `control` is the control socket's limits; runtime/standalone.ts hands them to the ControlServer.
-  const standaloneOptions: StandaloneOptions & { control: ControlLimits } = {
+  const standaloneOptions: StandaloneOptions = {
     lockFile: config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
     controlSocket: config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
     setLogLevel: (level) => runtimeLogger.setLevel(level),

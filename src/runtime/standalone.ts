@@ -7,7 +7,7 @@
 import type { Server } from "../server.ts";
 import { createCommandTable } from "../control/builtin-commands.ts";
 import type { CommandTable } from "../control/commands.ts";
-import { ControlServer, controlService, DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
+import { ControlServer, controlService, DEFAULT_CONTROL_SOCKET, type ControlServerOptions } from "../control/server.ts";
 import { serverContext } from "../control/server-context.ts";
 import { acquireLock, DEFAULT_LOCK_FILE, type Lock } from "./lockfile.ts";
 import { ExitCode, installShutdown, type ShutdownHandle, type SignalSource } from "./shutdown.ts";
@@ -20,6 +20,8 @@ export interface StandaloneOptions {
   lockFile?: string | false;
   /** Control socket path; default `switchboard.sock` in the working directory; false: none. */
   controlSocket?: string | false;
+  /** The control socket's limits (controlMaxLineBytes, …); default: each limit's default. */
+  control?: Pick<ControlServerOptions, "maxLineBytes" | "maxConnections" | "maxBufferedBytes" | "stopGraceMs">;
   /** Command table with the app's own commands registered; default: the built-ins. */
   commands?: CommandTable;
   /** Change the log level (`log-level` command); default: the server's logger. */
@@ -71,7 +73,7 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
       ...(options.rooms ? { rooms: options.rooms } : {}),
     });
-    control = new ControlServer({ path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch: commands.dispatcher(context), logger: log });
+    control = new ControlServer({ ...options.control, path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch: commands.dispatcher(context), logger: log });
     server.service(CONTROL_SERVICE, controlService(control, CONTROL_SERVICE), "runtime");
   }
   try {
