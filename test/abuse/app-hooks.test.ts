@@ -14,6 +14,7 @@ import { ProtoClient } from "../helpers/app-client.ts";
 import { startServer } from "../helpers/server.ts";
 import { refusedStatus } from "../helpers/ws-client.ts";
 import { deferred, within } from "../helpers/until.ts";
+import { captureLogs, type LogLine } from "../helpers/logs.ts";
 
 const WAIT = 10_000;
 
@@ -23,39 +24,11 @@ process.on("unhandledRejection", (err) => escaped.push(err));
 process.on("uncaughtException", (err) => escaped.push(err));
 afterEach(() => assert.deepEqual(escaped.splice(0).map(String), [], "nothing escaped as an unhandled rejection / uncaught exception"));
 
-type LogLine = Record<string, unknown> & { err?: { message?: string }; msg?: string };
-
-/** A logger whose error lines a test can wait for. */
-function captureLogs() {
-  const lines: LogLine[] = [];
-  const waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const text of String(chunk).split("\n")) {
-        if (!text) continue;
-        const line = JSON.parse(text) as LogLine;
-        lines.push(line);
-        for (const waiter of waiters.splice(0)) {
-          if (waiter.match(line)) waiter.resolve(line);
-          else waiters.push(waiter);
-        }
-      }
-      done();
-    },
-  });
-  const logged = (message: string): Promise<LogLine> => {
-    const match = (line: LogLine) => line.err?.message === message;
-    const found = lines.find(match);
-    if (found !== undefined) return Promise.resolve(found);
-    const waited = deferred<LogLine>();
-    waiters.push({ match, resolve: waited.resolve });
-    return within(waited.promise, WAIT, `a logged error "${message}"`);
-  };
-  return { lines, logged, logger: pino({ level: "error" }, stream) };
-}
 
 async function startLoggedApp(options: AppOptions, setup?: (app: App) => void): Promise<{ server: Server; url: string; logged: (message: string) => Promise<LogLine> }> {
-  const { logger, logged } = captureLogs();
+  const logs = captureLogs("error");
+  const { logger } = logs;
+  const logged = (message: string) => logs.logged((line) => line.err?.message === message, `a logged error "${message}"`, WAIT);
   let app!: App;
   const server = await startServer({ logger }, (s) => {
     app = s.app("/app", options);

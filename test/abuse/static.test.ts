@@ -17,40 +17,13 @@ import { createServer, type Server } from "../../src/index.ts";
 import { createStaticHandler } from "../../src/transport/static.ts";
 import { makeTree } from "../helpers/tree.ts";
 import { eventually, when, within } from "../helpers/until.ts";
+import { captureLogs } from "../helpers/logs.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 
 const WAIT_MS = 5_000;
 const SECRET = "OUTSIDE THE ROOT";
 
-interface RawResponse { status: number; body: string }
 
-/** One HTTP/1.1 request exactly as written; resolves with the status and body. */
-function rawRequest(port: number, target: string, method = "GET"): Promise<RawResponse> {
-  const socket = netConnect(port, "127.0.0.1");
-  let text = "";
-  const done = new Promise<RawResponse>((resolve, reject) => {
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => (text += chunk));
-    socket.on("error", reject);
-    socket.on("end", () => {
-      const [head = "", body = ""] = text.split("\r\n\r\n", 2);
-      resolve({ status: Number(head.split(" ")[1]), body });
-    });
-  });
-  socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-  return within(done, WAIT_MS, `an answer to ${target}`);
-}
-
-/** Every log line the server writes, parsed, at debug level and above. */
-function captureLogs() {
-  const lines: Array<{ level: number; msg?: string }> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "debug" }, stream) };
-}
 
 interface Fixture {
   server: Server;
@@ -71,7 +44,7 @@ async function staticServer(t: { after(fn: () => Promise<void> | void): void }):
     "outside/index.html": SECRET,
   });
   const root = join(base, "public");
-  const { lines, logger } = captureLogs();
+  const { lines, logger } = captureLogs("debug");
   const server = createServer({ port: 0, host: "127.0.0.1", logger });
   const responses = new EventEmitter();
   // Runs before the static handler and passes every request on: reports server-side closes.

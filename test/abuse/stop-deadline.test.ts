@@ -16,24 +16,13 @@ import { connect } from "../helpers/ws-client.ts";
 import { ProtoClient } from "../helpers/app-client.ts";
 import { TcpTestClient } from "../helpers/net-clients.ts";
 import { deferred, within } from "../helpers/until.ts";
+import { captureLogs, type LogLine } from "../helpers/logs.ts";
 
 const STOP_TIMEOUT_MS = 300;
 /** stopGraceMs keeps its default (1 s) so that these tests run unchanged on the code before the fix. */
 const HANG_DETECTOR_MS = 10 * (STOP_TIMEOUT_MS + 1_000);
 const never = (): Promise<never> => new Promise<never>(() => {});
 
-type LogLine = Record<string, unknown> & { msg?: string };
-
-function captureLogs(): { lines: LogLine[]; logger: pino.Logger } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "warn" }, stream) };
-}
 
 function logged(lines: LogLine[], pattern: RegExp): LogLine[] {
   return lines.filter((line) => pattern.test(String(line.msg)));

@@ -11,19 +11,8 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { TcpListener, type TcpHandler, type TcpOptions } from "../../src/transport/tcp.ts";
 import { TcpTestClient, within } from "../helpers/net-clients.ts";
+import { captureLogs, type LogLine } from "../helpers/logs.ts";
 
-type LogLine = Record<string, unknown> & { msg?: string };
-
-function captureLogs(): { lines: LogLine[]; logger: pino.Logger } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "warn" }, stream) };
-}
 
 interface Closed { code: number; reason: string }
 

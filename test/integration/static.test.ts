@@ -11,27 +11,8 @@ import { createServer, type Server } from "../../src/index.ts";
 import { createStaticHandler, contentType, safeJoin } from "../../src/transport/static.ts";
 import { makeTree } from "../helpers/tree.ts";
 import { withTimeout, WAIT_MS } from "../helpers/ws-client.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 
-interface RawResponse { status: number; headers: Record<string, string>; body: string }
-
-/** One HTTP/1.1 request exactly as written; resolves with the parsed response. */
-function rawRequest(port: number, target: string, method = "GET"): Promise<RawResponse> {
-  const socket = netConnect(port, "127.0.0.1");
-  let text = "";
-  const done = new Promise<RawResponse>((resolve, reject) => {
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => (text += chunk));
-    socket.on("error", reject);
-    socket.on("end", () => {
-      const [head = "", body = ""] = text.split("\r\n\r\n", 2);
-      const [statusLine = "", ...lines] = head.split("\r\n");
-      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
-      resolve({ status: Number(statusLine.split(" ")[1]), headers, body });
-    });
-  });
-  socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-  return withTimeout(done, WAIT_MS, `no answer to ${target}`);
-}
 
 async function staticServer(t: { after(fn: () => Promise<void>): void }): Promise<{ server: Server; root: string; outside: string }> {
   const base = makeTree(t, {

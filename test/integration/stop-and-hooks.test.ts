@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { createServer } from "../../src/index.ts";
 import { startServer } from "../helpers/server.ts";
 import { connect, withTimeout, WAIT_MS } from "../helpers/ws-client.ts";
+import { captureLogs } from "../helpers/logs.ts";
 
 test("graceful stop closes every client with 1001 and waits for the closing handshakes", async () => {
   const server = await startServer({}, (s) => {
@@ -40,19 +41,9 @@ test("stop() twice returns the same promise; start() after stop is refused", asy
   await assert.rejects(server.start(), /start\(\) called on a server that is stopped/);
 });
 
-function captureLogs() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { lines, logger: pino({ level: "error" }, stream) };
-}
 
 test("a throwing message hook closes only its own connection with 1011; the error is logged", async (t) => {
-  const { lines, logger } = captureLogs();
+  const { lines, logger } = captureLogs("error");
   const errors: string[] = [];
   const server = createServer({ port: 0, logger });
   server.endpoint("/h", {
