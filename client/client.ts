@@ -9,8 +9,8 @@
  */
 import { parseServerMessage, encodeRequest, isPush, ProtocolError } from "../src/protocol/codec.ts";
 import {
-  BuiltinPush, BuiltinTask, SUBPROTOCOL,
-  type PresenceMember, type ServerMessage, type TaskSpec, type Welcome,
+  BuiltinPush, BuiltinTask, STREAMS_PARAM, SUBPROTOCOL,
+  type PresenceMember, type Push, type ReplayedPush, type ServerMessage, type StreamPosition, type TaskSpec, type Welcome,
 } from "../src/protocol/messages.ts";
 import { CloseCode } from "../src/protocol/close-codes.ts";
 import { CallError } from "./call-error.ts";
@@ -48,11 +48,33 @@ export interface ClientEvents {
   /** The socket is open again after it was lost; `attempts` it took. */
   reconnect: [attempts: number];
   /**
+   * A room's pushes could not all be recovered after a reconnect (the server restarted: a new
+   * epoch; or its history no longer reaches back far enough): refetch the room's state. The
+   * client continues with the live pushes from the room's new position.
+   */
+  unrecovered: [info: UnrecoveredRoom];
+  /**
    * Something went wrong and the client handled it: a failed connection attempt (the `close`
    * that follows says whether it retries), an unreadable frame, a listener that threw. Never
    * fatal; see ClientError's `kind`.
    */
   error: [error: ClientError];
+}
+
+export interface UnrecoveredRoom {
+  room: string;
+  /** "epoch": the room's history was lost; "history": it no longer covers the gap; "gap": a live push skipped offsets. */
+  reason: "epoch" | "history" | "gap";
+}
+
+/** What room.join answers (offset/epoch: always to this client; pushes/recovered: when asked). */
+export interface JoinReply {
+  room: string;
+  members?: PresenceMember[];
+  offset?: number;
+  epoch?: string;
+  pushes?: ReplayedPush[];
+  recovered?: boolean;
 }
 
 type AnyTasks = Record<string, TaskSpec>;
@@ -65,6 +87,12 @@ interface PendingCall {
   reject(err: CallError): void;
   timer: ReturnType<typeof setTimeout> | undefined;
   sent: boolean;
+  /**
+   * Runs when the reply is read, before the next frame is (a promise continuation may run only
+   * after it: `ws` dispatches the frames of one chunk in one go). room.join uses it to deliver
+   * its replay and take its position before any live push that follows the reply.
+   */
+  onReply?: ((data: unknown) => void) | undefined;
 }
 
 const OPEN = 1;
@@ -91,6 +119,14 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private readonly queue: OfflineQueue;
   private readonly backoff: Backoff | undefined;
   private readonly rooms: Set<string>;
+  /** Per room: the position of the last push delivered (or of the join reply): where a reconnect recovers from. */
+  private readonly positions = new Map<string, StreamPosition>();
+  /**
+   * Rooms whose room.join + since is in flight after a reconnect. Their live pushes until its
+   * reply are dropped: each is also in the reply's replay (the server reads the history after
+   * the rejoin took effect) or comes again after it.
+   */
+  private readonly recovering = new Set<string>();
   private nextId = 1;
   private closed = false;
   /** close() was called (as opposed to a final, non-retryable close from the server). */
@@ -140,7 +176,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     return this.request(task, data, options) as Promise<T[K]["reply"]>;
   }
 
-  private request(task: string, data: unknown, options: { timeoutMs?: number }): Promise<unknown> {
+  private request(task: string, data: unknown, options: { timeoutMs?: number }, onReply?: (data: unknown) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         const code = this.closedByUser ? "closed" : "disconnected";
@@ -150,7 +186,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       const timeoutMs = options.timeoutMs === undefined ? this.callTimeoutMs : checkTimeout(options.timeoutMs, "timeoutMs");
       const id = this.nextId++;
       const text = encodeRequest(task, data, id);
-      const call: PendingCall = { task, resolve, reject, timer: undefined, sent: false };
+      const call: PendingCall = { task, resolve, reject, timer: undefined, sent: false, onReply };
       if (timeoutMs > 0) {
         call.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -177,16 +213,62 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     if (set?.size === 0) this.subscribers.delete(task);
   }
 
-  /** Join a room now and after every reconnect. */
-  async join(room: string): Promise<{ room: string; members?: PresenceMember[] }> {
-    const reply = (await this.request(BuiltinTask.RoomJoin, { room }, {})) as { room: string; members?: PresenceMember[] };
-    this.rooms.add(room);
-    return reply;
+  /**
+   * Join a room now and after every reconnect (rejoined from its last position: the pushes
+   * missed meanwhile are delivered, in order, before the live ones). `history: N` also delivers
+   * the room's last N pushes to the subscribers now (and returns them in `pushes`).
+   */
+  async join(room: string, options: { history?: number } = {}): Promise<JoinReply> {
+    const data = options.history === undefined ? { room } : { room, history: options.history };
+    return (await this.request(BuiltinTask.RoomJoin, data, {}, (reply) => {
+      this.rooms.add(room);
+      this.joined(room, reply as JoinReply, undefined);
+    })) as JoinReply;
   }
 
   async leave(room: string): Promise<void> {
     await this.request(BuiltinTask.RoomLeave, { room }, {});
     this.rooms.delete(room);
+    this.positions.delete(room);
+  }
+
+  /** The last position this client delivered in `room` (what a reconnect recovers from). */
+  position(room: string): StreamPosition | undefined {
+    const position = this.positions.get(room);
+    return position === undefined ? undefined : { ...position };
+  }
+
+  /** A join reply: deliver its replay in order, then take its position (the live pushes follow it). */
+  private joined(room: string, reply: JoinReply, since: StreamPosition | undefined): void {
+    if (since !== undefined && reply.recovered === false) {
+      this.events.emit("unrecovered", { room, reason: reply.epoch !== since.epoch ? "epoch" : "history" });
+    }
+    for (const push of reply.pushes ?? []) this.deliver(push.task, push.data);
+    if (typeof reply.offset === "number" && typeof reply.epoch === "string" && reply.epoch !== "") {
+      this.positions.set(room, { offset: reply.offset, epoch: reply.epoch });
+    }
+  }
+
+  /** After a reconnect: each room with a position (rejoined by `?room=`) recovers from it. */
+  private recover(): void {
+    this.recovering.clear();
+    for (const [room, since] of this.positions) {
+      if (!this.rooms.has(room)) continue;
+      this.recovering.add(room);
+      this.request(BuiltinTask.RoomJoin, { room, since }, {}, (reply) => {
+        this.recovering.delete(room);
+        this.joined(room, reply as JoinReply, since);
+      }).then(
+        () => undefined,
+        (err: unknown) => {
+          this.recovering.delete(room);
+          // "disconnected": the next reconnect tries again from the same position.
+          if (!(err instanceof CallError && (err.code === "disconnected" || err.code === "closed"))) {
+            this.report(new ClientError("internal", `could not rejoin room ${room}: ${messageOf(err)}`, err));
+          }
+        },
+      );
+    }
   }
 
   /**
@@ -266,6 +348,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   private connectUrl(): string {
     const url = new URL(this.url);
+    url.searchParams.set(STREAMS_PARAM, "1");
     for (const room of this.rooms) url.searchParams.append("room", room);
     const session = typeof this.options.session === "function" ? this.options.session() : this.options.session;
     if (session !== undefined) url.searchParams.set("session", session);
@@ -283,6 +366,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       if (call) call.sent = true;
       return true;
     });
+    if (this.lost) this.recover();
     this.events.emit("open");
     if (this.lost) this.events.emit("reconnect", attempts);
   }
@@ -293,7 +377,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       this.report(new ClientError("protocol", "the server sent a binary frame, which protocol v1 does not use"));
       return;
     }
-    const message = parseServerMessage(raw);
+    const message = parseServerMessage(raw, true);
     if (message instanceof ProtocolError) {
       this.report(new ClientError("protocol", `unreadable frame from the server: ${message.message}`));
       return;
@@ -304,13 +388,8 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private dispatch(message: ServerMessage): void {
     if (isPush(message)) {
       if (message.task === BuiltinPush.Welcome) this.welcome = message.data as Welcome;
-      for (const callback of [...(this.subscribers.get(message.task) ?? [])]) {
-        try {
-          callback(message.data);
-        } catch (err) {
-          this.listenerThrew(`a subscriber of "${message.task}"`, err);
-        }
-      }
+      if (message.offset !== undefined && !this.inStream(message)) return;
+      this.deliver(message.task, message.data);
       return;
     }
     if ("error" in message) {
@@ -326,7 +405,39 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     if (call === undefined) return; // its timeout passed already
     this.pending.delete(message.id);
     clearTimeout(call.timer);
+    if (call.onReply !== undefined) {
+      try {
+        call.onReply(message.data);
+      } catch (err) {
+        this.internalError(err);
+      }
+    }
     call.resolve(message.data);
+  }
+
+  private deliver(task: string, data: unknown): void {
+    for (const callback of [...(this.subscribers.get(task) ?? [])]) {
+      try {
+        callback(data);
+      } catch (err) {
+        this.listenerThrew(`a subscriber of "${task}"`, err);
+      }
+    }
+  }
+
+  /** A live room push: false for a duplicate (at or below the last delivered); a gap or new epoch is reported. */
+  private inStream(push: Push): boolean {
+    const room = push.room!;
+    const offset = push.offset!;
+    const epoch = push.epoch!;
+    if (this.recovering.has(room)) return false; // in the rejoin's replay, or after it
+    const last = this.positions.get(room);
+    if (last !== undefined && last.epoch === epoch && offset <= last.offset) return false;
+    if (last !== undefined && (last.epoch !== epoch || offset > last.offset + 1)) {
+      this.events.emit("unrecovered", { room, reason: last.epoch !== epoch ? "epoch" : "gap" });
+    }
+    this.positions.set(room, { offset, epoch });
+    return true;
   }
 
   private onClose(socket: unknown, code: number, reason: string): void {

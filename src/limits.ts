@@ -192,6 +192,34 @@ export const LIMITS = {
     name: "clusterReadyTimeoutMs", default: 3_000, unit: "ms", min: 1, scope: "cluster",
     whenHit: "server.start() waits this long for Redis; then it serves local clients and joins the cluster when Redis answers (logged once)",
   },
+  historyMaxCount: {
+    name: "historyMaxCount", default: 100, unit: "count", min: 0, scope: "cluster",
+    whenHit: "older pushes leave the room's history; a room.join `since` a position before them answers recovered: false, and `history: N` is capped at it (0 = no history)",
+  },
+  historyMaxAgeMs: {
+    name: "historyMaxAgeMs", default: 300_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "pushes older than this leave the room's history (a position before them answers recovered: false)",
+  },
+  idempotencyWindowMs: {
+    name: "idempotencyWindowMs", default: 60_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "an idempotency key older than this is forgotten: a repeat of it publishes again",
+  },
+  idempotencyMaxKeys: {
+    name: "idempotencyMaxKeys", default: 10_000, unit: "count", min: 1, scope: "cluster",
+    whenHit: "memory engine: per room, the oldest idempotency keys are forgotten first (a repeat of one publishes again)",
+  },
+  handoverMaxPushes: {
+    name: "handoverMaxPushes", default: 10_000, unit: "count", min: 1, scope: "cluster",
+    whenHit: "a joining member's buffer of live pushes during its replay overflows: its room.join answers recovered: false",
+  },
+  engineMetaTtlMs: {
+    name: "engineMetaTtlMs", default: 86_400_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "Redis: a room idle this long loses its offset and epoch (a new epoch next time: old positions answer recovered: false)",
+  },
+  memoryRoomIdleMs: {
+    name: "memoryRoomIdleMs", default: 86_400_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "memory engine: a room with no kept push, no member, idle this long is forgotten with its epoch (old positions answer recovered: false)",
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -34,6 +34,8 @@ export class AppConn implements AppConnection {
     readonly user: User,
     private readonly gate: PushGate,
     budget: { max: number; windowMs: number },
+    /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
+    readonly streams = false,
   ) {
     this.budget = new BadMessageBudget(budget.max, budget.windowMs);
   }

@@ -9,7 +9,7 @@ import { runHook } from "../hooks.ts";
 import { LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { encodePush } from "../protocol/codec.ts";
-import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, SUBPROTOCOL, type Welcome } from "../protocol/messages.ts";
+import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, STREAMS_PARAM, SUBPROTOCOL, type Welcome } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { Endpoint } from "../endpoint/endpoint.ts";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
@@ -17,6 +17,7 @@ import type { EndpointOptions } from "../options.ts";
 import { AppConn } from "./app-connection.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
 import { Rooms, isRoomName } from "./rooms.ts";
+import { afterReply } from "./after-reply.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
 import { Router, type RouterStats, type WorkTracker } from "./router.ts";
@@ -61,6 +62,8 @@ export interface AppOptions {
 export interface AppData {
   user: User;
   rooms: string[];
+  /** `?streams=1`: room pushes with their stream position (docs/protocol.md, "Room streams"). */
+  streams: boolean;
 }
 
 export interface AppStats extends RouterStats {
@@ -75,6 +78,10 @@ const APP_KEYS = new Set([
 ]);
 
 const roomData = z.object({ room: z.string().min(1).max(256) });
+const joinData = roomData.extend({
+  since: z.object({ offset: z.number().int().min(0), epoch: z.string().min(1).max(128) }).optional(),
+  history: z.number().int().min(0).optional(),
+});
 
 export class App {
   readonly rooms: Rooms;
@@ -104,10 +111,11 @@ export class App {
     this.#session = options.session ?? anonymousSession();
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
     this.#cluster = new ClusterRooms(path, cluster, {
-      room: (room, text) => this.rooms.deliver(room, text),
       all: (text) => void this.#fanout(this.#conns.values(), text),
     }, this.#log);
-    this.rooms = new Rooms((members, text) => this.#fanout(members, text), (conn) => this.#conns.get(conn.id), options.presence === true, this.#cluster);
+    this.rooms = new Rooms(
+      (members, text) => this.#fanout(members, text), (id) => this.#conns.get(id), options.presence === true, this.#cluster,
+    );
     this.#router = new Router(this.#tasks, this.rooms, this.#limits, this.#log, undefined, work);
     this.#registerBuiltins();
   }
@@ -173,6 +181,7 @@ export class App {
   attach(endpoint: Endpoint<AppData>): void {
     this.#endpoint = endpoint;
     this.#cluster.start();
+    this.#cluster.onRoomPush((push, recipients) => this.rooms.deliverPush(push, recipients));
   }
 
   async #handshake(req: HandshakeRequest): Promise<AppData> {
@@ -187,17 +196,17 @@ export class App {
     for (const room of rooms) {
       if (!(await this.#roomAllowed(user, room, "connect"))) throw reject(403, `may not join room ${room.slice(0, 64)}`);
     }
-    return { user, rooms };
+    return { user, rooms, streams: req.query.get(STREAMS_PARAM) === "1" };
   }
 
   #open(raw: Connection<AppData>): void {
     const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, {
       max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs,
-    });
+    }, raw.data.streams === true);
     this.#conns.set(conn.id, conn);
     const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms: raw.data.rooms };
     conn.reply(encodePush(BuiltinPush.Welcome, welcome));
-    for (const room of raw.data.rooms) this.rooms.join(conn, room);
+    for (const room of raw.data.rooms) void this.rooms.join(conn, room); // never rejects
     runHook(this.options.open, [conn], (err) => {
       // Like an endpoint hook that fails: logged, and its connection closed with 1011.
       this.#log.error({ err, conn: conn.id }, "app open hook failed; closing its connection with 1011");
@@ -244,13 +253,21 @@ export class App {
   #registerBuiltins(): void {
     const roomGuard = (action: "join" | "leave") => (ctx: { data: { room: string }; user: User }) => this.#roomAllowed(ctx.user, ctx.data.room, action);
     const withMembers = async (room: string) => (this.options.presence === true ? { room, members: await this.rooms.clusterMembers(room) } : { room });
+    // A room the connection is already in (joined at connect) may be re-joined with `since` to
+    // recover, whatever the policy: membership does not change.
+    const joinGuard = (ctx: { data: { room: string }; user: User; conn: AppConnection }) => ctx.conn.rooms.has(ctx.data.room) || roomGuard("join")(ctx);
     this.#define({
-      name: BuiltinTask.RoomJoin, schema: roomData, guard: roomGuard("join"),
-      handler: async ({ data, conn }) => {
+      name: BuiltinTask.RoomJoin, schema: joinData, guard: joinGuard,
+      handler: async ({ data, conn, signal }) => {
         if (!conn.rooms.has(data.room) && conn.rooms.size >= this.#limits.maxRoomsPerConnection) throw new TaskError("bad_request", "too many rooms");
         // Replied once the cluster knows: pushes from any node reach the member from then on.
-        await this.rooms.join(conn, data.room);
-        return withMembers(data.room);
+        const join = await this.rooms.joinPending(conn, data.room, { since: data.since, history: data.history });
+        if (signal.aborted) join.resume(); // no reply will go out (timeout, disconnect): live now
+        const reply: Record<string, unknown> = await withMembers(data.room);
+        if ((conn as AppConn).streams) Object.assign(reply, { offset: join.offset, epoch: join.epoch });
+        if (data.since !== undefined || data.history !== undefined) Object.assign(reply, { pushes: join.pushes, recovered: join.recovered });
+        // The reply (with the replay) first, THEN the live pushes above its offset.
+        return afterReply(reply, () => join.resume());
       },
     }, true);
     this.#define({

@@ -1,9 +1,9 @@
 /**
- * Rooms across nodes. A push is serialised once; the node that makes it writes it to its own
- * members directly and publishes the same string once on the room's channel; every OTHER node
- * (subscribed while it has members in the room) writes it to its members, framed once. Own
- * messages are never delivered back (no includeSelf), so a local member gets a push exactly
- * once, and local delivery keeps working while Redis is away.
+ * What an app still needs from the cluster besides the room engine. Room pushes and presence
+ * pushes travel through the engine (rooms.ts, src/engine/: one channel per room, subscribed
+ * while the node has members); this class keeps the bus for app.broadcast (one channel per
+ * app; other nodes' broadcasts are framed once here) and the presence store for the members
+ * list, and hands this app its share of the engine's deliveries.
  *
  * Membership goes to the cluster presence store (Redis with expiry: a crashed node's members
  * disappear within presenceTtlMs). Every cluster call here is caught and logged: the cluster
@@ -15,26 +15,37 @@ import type { ClusterService } from "../cluster/index.ts";
 import type { PresenceEntry } from "../cluster/presence.ts";
 import type { PresenceMember, WireUser } from "../protocol/messages.ts";
 import type { AppConnection } from "./task.ts";
+import type { Engine, PushHandler } from "../engine/engine.ts";
 
-/** What the rooms of one node do with a push that came from another node. */
+/** What the app does with a broadcast that came from another node. */
 export interface LocalDelivery {
-  room(room: string, text: string): void;
+  /** Unused since room pushes travel through the engine (kept so older callers compile). */
+  room?(room: string, text: string): void;
   all(text: string): void;
 }
 
 export class ClusterRooms {
-  readonly #subscriptions = new Map<string, () => void>();
   readonly #log: Logger;
   #offBroadcast: (() => void) | undefined;
+  #offRoomPush: (() => void) | undefined;
   #foreignLogged = false;
 
   constructor(
-    private readonly path: string,
+    readonly path: string,
     private readonly cluster: ClusterService,
     private readonly local: LocalDelivery,
     log: Logger,
   ) {
     this.#log = log.child({ component: "cluster-rooms" });
+    this.log = log.child({ component: "rooms" });
+  }
+
+  /** For rooms.ts: the logger of this app's rooms. */
+  readonly log: Logger;
+
+  /** The server's room engine (rooms.ts publishes and joins through it). */
+  get engine(): Engine {
+    return this.cluster.engine;
   }
 
   /** Listen for app.broadcast from other nodes (for the app's whole life). */
@@ -44,37 +55,21 @@ export class ClusterRooms {
     });
   }
 
+  /** This app's share of the room engine's deliveries (until stop()). */
+  onRoomPush(handler: PushHandler): void {
+    this.#offRoomPush?.();
+    this.#offRoomPush = this.cluster.onRoomPush(handler);
+  }
+
   stop(): void {
+    this.#offRoomPush?.();
+    this.#offRoomPush = undefined;
     this.#offBroadcast?.();
-    for (const off of this.#subscriptions.values()) off();
-    this.#subscriptions.clear();
   }
 
-  /**
-   * A member joined the room on this node: hear the other nodes' pushes to it. The room's first
-   * member subscribes its channel (one SUBSCRIBE of that one channel); every join resolves once
-   * Redis has confirmed that subscription, so the join reply is a fence for pushes from any
-   * node. Nothing else is re-sent.
-   */
-  opened(room: string): Promise<void> {
-    if (this.cluster.closed) return Promise.resolve();
-    const channel = this.key(room);
-    if (!this.#subscriptions.has(room)) {
-      this.#subscriptions.set(room, this.cluster.subscribe(channel, (payload) => {
-        if (this.#isFrame(payload)) this.local.room(room, payload);
-      }));
-    }
-    return this.cluster.settle(channel);
-  }
-
-  /** The room's last member on this node left: one UNSUBSCRIBE of its channel. */
-  closed(room: string): void {
-    this.#subscriptions.get(room)?.();
-    this.#subscriptions.delete(room);
-  }
-
-  publishRoom(room: string, text: string): void {
-    this.#publish(this.key(room), text);
+  /** Longest engine room name (busMaxChannelLength). */
+  get maxRoomLength(): number {
+    return this.cluster.maxChannelLength;
   }
 
   publishAll(text: string): void {

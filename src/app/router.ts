@@ -9,6 +9,7 @@ import { ProtocolError, encodeError, encodeReply, parseRequest } from "../protoc
 import type { ErrorCode, Request } from "../protocol/messages.ts";
 import type { AppConn, InFlightCall } from "./app-connection.ts";
 import type { RoomsApi } from "./rooms.ts";
+import { AfterReply } from "./after-reply.ts";
 import { TaskAbort, TaskError, schemaMessage, type TaskContext, type TaskDefinition } from "./task.ts";
 
 export interface RouterOptions {
@@ -155,8 +156,13 @@ export class Router {
       ).finally(() => controller.signal.removeEventListener("abort", onAbort));
     });
     clearTimeout(timer);
+    const after = outcome.ok && outcome.value instanceof AfterReply ? outcome.value : undefined;
     // Already taken out: answered by a stop, or the connection is gone. One reply per call.
-    if (!conn.untrack(call)) return;
+    if (!conn.untrack(call)) return after?.after();
+    if (after !== undefined) {
+      this.succeed(conn, task, request, after.value);
+      return after.after(); // internal (room.join's handover), after the reply is written
+    }
     if (outcome.ok) this.succeed(conn, task, request, outcome.value);
     else this.failWith(conn, task, request, outcome.error);
   }

@@ -33,6 +33,17 @@ export interface ClusterConfig {
   busMaxChannelLength?: number;
   /** How long server.start() waits for Redis before serving locally (limits.ts). */
   clusterReadyTimeoutMs?: number;
+  /** Room streams (docs/engine.md): pushes kept per room, and for how long. */
+  historyMaxCount?: number;
+  historyMaxAgeMs?: number;
+  /** A repeated idempotency key within this window is not published twice. */
+  idempotencyWindowMs?: number;
+  idempotencyMaxKeys?: number;
+  handoverMaxPushes?: number;
+  engineMetaTtlMs?: number;
+  memoryRoomIdleMs?: number;
+  /** Redis 7 sharded pub/sub (SSUBSCRIBE / SPUBLISH) for the room streams (Redis Cluster). */
+  sharded?: boolean;
 }
 
 export interface ClusterDeps {
@@ -44,6 +55,8 @@ export interface ClusterDeps {
 const KNOWN = new Set([
   "redis", "prefix", "nodeId", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs",
   "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
+  "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes",
+  "engineMetaTtlMs", "memoryRoomIdleMs", "sharded",
 ]);
 
 export { ClusterService, CLUSTER_LIMITS, type ClusterStats, type ClusterLimitName } from "./service.ts";
@@ -83,9 +96,13 @@ function checkConfig(config: ClusterConfig): void {
   for (const key of Object.keys(config)) {
     if (!KNOWN.has(key)) throw new OptionError(`cluster.${key}`, `unknown option (known: ${[...KNOWN].join(", ")})`);
   }
-  for (const key of ["presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs"] as const) {
+  for (const key of [
+    "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
+    "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs",
+  ] as const) {
     readLimit(key, config[key]);
   }
+  if (config.sharded !== undefined && typeof config.sharded !== "boolean") throw new OptionError("cluster.sharded", "must be a boolean");
   if (config.redis !== undefined && typeof config.redis !== "string") throw new OptionError("cluster.redis", "must be a redis:// URL string");
   if (config.prefix !== undefined && typeof config.prefix !== "string") throw new OptionError("cluster.prefix", "must be a string");
 }

@@ -12,6 +12,9 @@ import type { Logger } from "../log.ts";
 import type { BusHandler, BusPayload, BusStats, BusStatus, ClusterBus, SubscribeOptions } from "./bus.ts";
 import type { NodeInfo, PresenceStore } from "./presence.ts";
 import { createBus, createPresence, type ClusterConfig, type ClusterDeps } from "./index.ts";
+import type { Engine, EngineStats, PushHandler } from "../engine/engine.ts";
+import { runHook } from "../hooks.ts";
+import { createEngine } from "../engine/create.ts";
 
 /** The limits of the cluster section of limits.ts (scope "cluster"), by name. */
 export type ClusterLimitName = { [K in LimitName]: (typeof LIMITS)[K]["scope"] extends "cluster" ? K : never }[LimitName];
@@ -25,7 +28,10 @@ export interface ClusterStats {
   /** "memory" (the default, one node) or "redis". */
   kind: "memory" | "redis";
   status: BusStatus;
+  /** `published` counts every message this node sent to the cluster: bus, room pushes and presence pushes (engine). */
   bus: BusStats;
+  /** The room engine's share of `bus.published`. */
+  engine: EngineStats;
   /** Live nodes with their connection counts, as of the last presence heartbeat (`nodesAt`). */
   nodes: NodeInfo[];
   nodesAt: number;
@@ -36,6 +42,8 @@ export class ClusterService {
   readonly bus: ClusterBus;
   /** @internal For the app layer: cluster-wide room membership and node counts. */
   readonly presence: PresenceStore;
+  /** @internal For the app layer: room streams (offsets, history, recovery; docs/engine.md). */
+  readonly engine: Engine;
   readonly kind: "memory" | "redis";
   /** Longest channel name the bus takes (busMaxChannelLength). */
   readonly maxChannelLength: number;
@@ -48,6 +56,8 @@ export class ClusterService {
   #nodesAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** One per app: the engine has one delivery handler, each app takes the rooms it knows. */
+  readonly #roomPushHandlers = new Set<PushHandler>();
 
   /** Validates `config` (OptionError naming the key) and creates the bus; nothing connects before start() for memory. */
   constructor(config: ClusterConfig, deps: ClusterDeps & { logger: Logger; countConnections: () => number }) {
@@ -57,6 +67,12 @@ export class ClusterService {
     this.presence = createPresence(this.bus, config, { countConnections: deps.countConnections, logger: deps.logger });
     this.limits = Object.fromEntries(CLUSTER_LIMITS.map((name) => [name, readLimit(name, config[name])])) as Record<ClusterLimitName, number>;
     this.maxChannelLength = this.limits.busMaxChannelLength;
+    this.engine = createEngine(config, this.bus.nodeId, deps.logger);
+    this.engine.onPush((push, recipients) => {
+      for (const handler of this.#roomPushHandlers) {
+        runHook(handler, [push, recipients], (err) => this.#log.error({ err, room: push.room }, "room push delivery failed"));
+      }
+    });
     this.#readyTimeoutMs = this.limits.clusterReadyTimeoutMs;
     this.#refreshMs = this.limits.presenceHeartbeatMs;
     this.#nodes = [{ nodeId: this.bus.nodeId, connections: 0, lastSeen: Date.now() }];
@@ -86,6 +102,12 @@ export class ClusterService {
   /** Returns the unsubscribe function. */
   subscribe(event: string, fn: BusHandler, options?: SubscribeOptions): () => void {
     return this.bus.subscribe(event, fn, options);
+  }
+
+  /** @internal An app's room push delivery (it ignores rooms it has no members in). */
+  onRoomPush(handler: PushHandler): () => void {
+    this.#roomPushHandlers.add(handler);
+    return () => this.#roomPushHandlers.delete(handler);
   }
 
   onStatus(fn: (status: BusStatus) => void): () => void {
@@ -128,7 +150,9 @@ export class ClusterService {
 
   stats(): ClusterStats {
     return {
-      nodeId: this.nodeId, kind: this.kind, status: this.status, bus: { ...this.bus.stats },
+      nodeId: this.nodeId, kind: this.kind, status: this.status,
+      bus: { ...this.bus.stats, published: this.bus.stats.published + this.engine.stats.published + this.engine.stats.announced },
+      engine: { ...this.engine.stats },
       nodes: this.#nodes.map((node) => ({ ...node })), nodesAt: this.#nodesAt,
     };
   }
@@ -152,6 +176,11 @@ export class ClusterService {
       await this.presence.close();
     } catch (err) {
       this.#log.warn({ err }, "presence close failed (its keys expire on their own)");
+    }
+    try {
+      await this.engine.close();
+    } catch (err) {
+      this.#log.warn({ err }, "room engine close failed (its Redis keys expire on their own)");
     }
     await this.bus.close();
   }

@@ -78,6 +78,13 @@ export const LIMIT_PLACES = {
   presenceTtlMs: "cluster",
   redisReconnectMaxMs: "cluster",
   clusterReadyTimeoutMs: "cluster",
+  historyMaxCount: "cluster",
+  historyMaxAgeMs: "cluster",
+  idempotencyWindowMs: "cluster",
+  idempotencyMaxKeys: "cluster",
+  handoverMaxPushes: "cluster",
+  engineMetaTtlMs: "cluster",
+  memoryRoomIdleMs: "cluster",
 } as const satisfies Record<LimitName, LimitPlace>;
 
 type Places = typeof LIMIT_PLACES;

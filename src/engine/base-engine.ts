@@ -9,7 +9,7 @@ import { StateError } from "../errors.ts";
 import { runHook } from "../hooks.ts";
 import type { Logger } from "../log.ts";
 import type {
-  Engine, EngineMember, HistoryOptions, HistoryResult, JoinOptions, JoinResult, PublishOptions,
+  Engine, EngineMember, EngineStats, HistoryOptions, HistoryResult, JoinOptions, JoinResult, PublishOptions,
   PublishResult, PushHandler, RoomMember,
 } from "./engine.ts";
 import { sliceHistory, type RoomLog } from "./history.ts";
@@ -18,6 +18,7 @@ import { checkPayload, checkRoomName, resolveEngineOptions, type EngineOptions, 
 
 export abstract class BaseEngine implements Engine {
   readonly nodeId: string;
+  readonly stats: EngineStats = { published: 0, announced: 0 };
   protected readonly options: ResolvedEngineOptions;
   protected readonly log: Logger;
   readonly #local: LocalRooms;
@@ -26,6 +27,10 @@ export abstract class BaseEngine implements Engine {
   readonly #subscriptions = new Map<string, Promise<void>>();
   /** Per room: the history read not yet sent, which joins and history() calls share. */
   readonly #reads = new Map<string, Promise<RoomLog>>();
+  /** Per local room: the last push received, so a catch-up after a resubscribe skips what came. */
+  readonly #marks = new Map<string, { offset: number; epoch: string }>();
+  /** Rooms catching up after a resubscribe: their live pushes wait here (bounded) until it ends. */
+  readonly #catchingUp = new Map<string, IncomingPush[]>();
   #closing: Promise<void> | undefined;
 
   constructor(nodeId: string, options: EngineOptions, log: Logger) {
@@ -38,6 +43,8 @@ export abstract class BaseEngine implements Engine {
   protected abstract subscribeRoom(room: string): Promise<void>;
   protected abstract unsubscribeRoom(room: string): Promise<void>;
   protected abstract append(room: string, payload: string, options: PublishOptions): Promise<PublishResult>;
+  /** Send an announcement (offset 0) to the room's subscribed nodes, this one included. */
+  protected abstract transmit(room: string, payload: string, except: string | undefined): Promise<void>;
   /** The room's whole kept history (bounded by its policy), in one read. */
   protected abstract readLog(room: string): Promise<RoomLog>;
   protected abstract addPresence(room: string, member: EngineMember): Promise<void>;
@@ -58,10 +65,18 @@ export abstract class BaseEngine implements Engine {
     checkRoomName(room, this.options.maxRoomLength);
     if (typeof member?.id !== "string" || member.id.length === 0) throw new TypeError("join(room, member): member.id must be a non-empty string");
     if (this.#local.addPending(room, member)) this.#chain(room, () => this.subscribeRoom(room));
-    await Promise.all([this.#subscriptions.get(room), this.addPresence(room, member)]);
-    // The subscription is in force: every push from here on arrives live (buffered for this
-    // member until resume), so one history read after this point leaves no gap.
-    const log = await this.#read(room);
+    let log: RoomLog;
+    try {
+      await Promise.all([this.#subscriptions.get(room), this.addPresence(room, member)]);
+      // The subscription is in force: every push from here on arrives live (buffered for this
+      // member until resume), so one history read after this point leaves no gap.
+      log = await this.#read(room);
+    } catch (err) {
+      // The store is away: the member goes live at once (no position), so it gets the pushes
+      // once the store is back instead of buffering for a handover no one will end.
+      this.#local.resume(room, member, { offset: 0, epoch: "" });
+      throw err;
+    }
     const result = joinResult(log, options);
     const resume = (): boolean => this.#local.resume(room, member, result);
     if (options.since === undefined && (options.history ?? 0) <= 0) {
@@ -75,7 +90,10 @@ export abstract class BaseEngine implements Engine {
     this.assertOpen("leave");
     checkRoomName(room, this.options.maxRoomLength);
     const last = this.#local.remove(room, memberId);
-    if (last) this.#chain(room, () => this.unsubscribeRoom(room));
+    if (last) {
+      this.#marks.delete(room);
+      this.#chain(room, () => this.unsubscribeRoom(room));
+    }
     await Promise.all([this.removePresence(room, memberId), last ? this.#subscriptions.get(room) : undefined]);
   }
 
@@ -83,7 +101,16 @@ export abstract class BaseEngine implements Engine {
     this.assertOpen("publish");
     checkRoomName(room, this.options.maxRoomLength);
     checkPayload(payload, this.options.maxPayloadBytes);
+    this.stats.published += 1;
     return this.append(room, payload, options);
+  }
+
+  announce(room: string, payload: string, options: { except?: string } = {}): Promise<void> {
+    this.assertOpen("announce");
+    checkRoomName(room, this.options.maxRoomLength);
+    checkPayload(payload, this.options.maxPayloadBytes);
+    this.stats.announced += 1;
+    return this.transmit(room, payload, options.except);
   }
 
   async history(room: string, options: HistoryOptions): Promise<HistoryResult> {
@@ -114,7 +141,44 @@ export abstract class BaseEngine implements Engine {
   /** Called by the implementation for each push of a subscribed room, in offset order. */
   protected received(push: IncomingPush): void {
     if (this.closed) return;
+    if (push.offset === 0) return this.#local.announce(push);
+    const waiting = this.#catchingUp.get(push.room);
+    if (waiting !== undefined) {
+      if (waiting.length < this.options.handoverMaxPushes) waiting.push(push);
+      else this.log.warn({ room: push.room }, "catch-up buffer full: a live push was dropped");
+      return;
+    }
+    this.#pass(push);
+  }
+
+  /** Once per push: skip one already received (a catch-up's overlap), then to the members. */
+  #pass(push: IncomingPush): void {
+    const mark = this.#marks.get(push.room);
+    if (mark !== undefined && mark.epoch === push.epoch && push.offset <= mark.offset) return;
+    if (this.#local.has(push.room)) this.#marks.set(push.room, { offset: push.offset, epoch: push.epoch });
     this.#local.receive(push);
+  }
+
+  /**
+   * The subscription was lost and is back (Redis reconnected): the pushes published meanwhile
+   * are read from the history and delivered, in order, before the live ones that came since;
+   * none twice. A room whose epoch changed (Redis lost its data) gets the new epoch's pushes,
+   * and its members' clients see the new epoch (they answer it as unrecovered).
+   */
+  protected async catchUp(rooms: readonly string[]): Promise<void> {
+    await Promise.all(rooms.filter((room) => this.#local.has(room) && !this.#catchingUp.has(room)).map(async (room) => {
+      this.#catchingUp.set(room, []);
+      try {
+        const log = await this.#read(room);
+        for (const push of log.pushes) this.#pass(push);
+      } catch (err) {
+        this.log.warn({ err, room }, "catch-up read failed: pushes published during the outage are not delivered live");
+      } finally {
+        const waiting = this.#catchingUp.get(room) ?? [];
+        this.#catchingUp.delete(room);
+        for (const push of waiting) this.#pass(push);
+      }
+    }));
   }
 
   protected hasLocalRoom(room: string): boolean {

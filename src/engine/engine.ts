@@ -106,8 +106,17 @@ export interface JoinResult {
 /** One delivery: a push and the local members that must get it (never an empty list). */
 export type PushHandler = (push: Push, recipients: readonly EngineMember[]) => void;
 
+/** What this node sent to its rooms' streams (stats; docs/cluster.md). */
+export interface EngineStats {
+  /** publish() calls accepted (room pushes). */
+  published: number;
+  /** announce() calls accepted (presence pushes). */
+  announced: number;
+}
+
 export interface Engine {
   readonly nodeId: string;
+  readonly stats: Readonly<EngineStats>;
   /**
    * Add a member on this node. The first local member of a room subscribes this node to it;
    * the promise resolves once that subscription is in force (so no push published after it is
@@ -117,6 +126,12 @@ export interface Engine {
   /** Remove a member of this node; the last one leaving unsubscribes the node from the room. */
   leave(room: string, memberId: string): Promise<void>;
   publish(room: string, payload: string, options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * A message to the room's members on every node that is NOT part of its stream: no offset,
+   * not in history, not replayed (presence's room.joined / room.left). Delivered through onPush
+   * with offset 0 and epoch "", to every local member, joining ones included, minus `except`.
+   */
+  announce(room: string, payload: string, options?: { except?: string }): Promise<void>;
   history(room: string, options: HistoryOptions): Promise<HistoryResult>;
   /** Every member of the room on every live node. */
   members(room: string): Promise<RoomMember[]>;

@@ -151,6 +151,15 @@ export class LocalRooms {
     if (recipients.length > 0) this.deliver(strip(push), recipients);
   }
 
+  /** An announcement (offset 0, not in the stream): to every member, joining ones too, minus `except`. */
+  announce(push: IncomingPush): void {
+    const entry = this.#rooms.get(push.room);
+    if (entry === undefined) return;
+    const recipients: EngineMember[] = [];
+    for (const local of entry.members.values()) if (local.member.id !== push.except) recipients.push(local.member);
+    if (recipients.length > 0) this.deliver(strip(push), recipients);
+  }
+
   /** The live members that have not had this push in their replay; floors passed are dropped. */
   #passFloors(entry: LocalRoom, push: IncomingPush): EngineMember[] {
     const out: EngineMember[] = [];

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { createLogger, type Logger } from "../log.ts";
 import { OptionError } from "../errors.ts";
+import { limitDefault } from "../limits.ts";
 import { defaultNodeId } from "../cluster/base-bus.ts";
 import type { EngineMember, PublishOptions, PublishResult, Push, RoomMember } from "./engine.ts";
 import type { RoomLog } from "./history.ts";
@@ -111,6 +112,17 @@ export class MemoryEngineHub {
     return result;
   }
 
+  /** An announcement: to the room's subscribed engines, in the same FIFO as the pushes. */
+  announce(room: string, payload: string, except: string | undefined): void {
+    const subscribers = this.#subscribers.get(room);
+    if (subscribers === undefined) return;
+    const targets = [...subscribers];
+    const push: IncomingPush = { room, offset: 0, epoch: "", payload, except };
+    queueMicrotask(() => {
+      for (const engine of targets) engine.receive(push);
+    });
+  }
+
   read(room: string, policy: HistoryPolicy): RoomLog {
     const now = this.now();
     const stream = this.#stream(room, now);
@@ -166,7 +178,7 @@ export interface MemoryEngineOptions extends EngineOptions {
   roomIdleMs?: number;
 }
 
-export const MEMORY_ROOM_IDLE_MS = 24 * 60 * 60_000;
+export const MEMORY_ROOM_IDLE_MS = limitDefault("memoryRoomIdleMs");
 
 export class MemoryEngine extends BaseEngine {
   readonly hub: MemoryEngineHub;
@@ -201,6 +213,10 @@ export class MemoryEngine extends BaseEngine {
 
   protected async readLog(room: string): Promise<RoomLog> {
     return this.hub.read(room, this.options.history(room));
+  }
+
+  protected async transmit(room: string, payload: string, except: string | undefined): Promise<void> {
+    this.hub.announce(room, payload, except);
   }
 
   protected async addPresence(room: string, member: EngineMember): Promise<void> {

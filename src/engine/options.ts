@@ -1,7 +1,6 @@
 /**
  * Engine options: history bounds (with a per-room override), the idempotency window and the
- * handover buffer. Every number here is a limit; when the engine is wired into the server these
- * defaults move into src/limits.ts as rows of the "cluster" section (docs/engine.md lists them).
+ * handover buffer. Every number here is a limit: its default is a row of src/limits.ts.
  */
 import { OptionError } from "../errors.ts";
 import { limitDefault } from "../limits.ts";
@@ -31,12 +30,13 @@ export interface EngineOptions {
   maxPayloadBytes?: number;
 }
 
+/** The defaults are rows of src/limits.ts ("cluster" section). */
 export const ENGINE_DEFAULTS = {
-  historyMaxCount: 100,
-  historyMaxAgeMs: 5 * 60_000,
-  idempotencyWindowMs: 60_000,
-  idempotencyMaxKeys: 10_000,
-  handoverMaxPushes: 10_000,
+  historyMaxCount: limitDefault("historyMaxCount"),
+  historyMaxAgeMs: limitDefault("historyMaxAgeMs"),
+  idempotencyWindowMs: limitDefault("idempotencyWindowMs"),
+  idempotencyMaxKeys: limitDefault("idempotencyMaxKeys"),
+  handoverMaxPushes: limitDefault("handoverMaxPushes"),
 } as const;
 
 export interface ResolvedEngineOptions {

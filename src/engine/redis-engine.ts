@@ -43,7 +43,7 @@ export interface RedisEngineOptions extends EngineOptions {
   reconnectMaxMs?: number;
 }
 
-export const REDIS_META_TTL_MS = 24 * 60 * 60_000;
+export const REDIS_META_TTL_MS = limitDefault("engineMetaTtlMs");
 
 type ScriptReply = [number, string, unknown];
 
@@ -124,6 +124,14 @@ export class RedisEngine extends BaseEngine {
     return { offset: Number(offset), epoch: String(epoch), duplicate: Number(duplicate) === 1 };
   }
 
+  /** Announcements use the room's channel with offset 0 (no script: nothing is stored). */
+  protected async transmit(room: string, payload: string, except: string | undefined): Promise<void> {
+    const who = except ?? "";
+    const message = `0::${Buffer.byteLength(who)}:${who}${payload}`;
+    const channel = this.keys.channel(room);
+    await (this.#sharded ? this.client.spublish(channel, message) : this.client.publish(channel, message));
+  }
+
   protected async readLog(room: string): Promise<RoomLog> {
     const policy = this.options.history(room);
     const [offset, epoch, flat] = await this.client.sbEngineHistory(
@@ -195,7 +203,10 @@ export class RedisEngine extends BaseEngine {
     this.received(push);
   }
 
-  /** A new subscriber connection has no subscriptions: send every local room's channel. */
+  /**
+   * A new subscriber connection has no subscriptions: send every local room's channel, then
+   * catch up on what was published while it was away (the first "ready" has nothing to catch).
+   */
   async #resubscribe(): Promise<void> {
     const channels = [...this.#channels.keys()];
     if (channels.length === 0) return;
@@ -203,7 +214,9 @@ export class RedisEngine extends BaseEngine {
       await (this.#sharded ? this.#sub.ssubscribe(...channels) : this.#sub.subscribe(...channels));
     } catch (err) {
       this.log.debug({ err }, "resubscribe failed; the next ready retries");
+      return;
     }
+    await this.catchUp(channels.map((channel) => this.#channels.get(channel)).filter((room): room is string => room !== undefined));
   }
 
   /** Liveness of this node, and the expiry of its rooms' member hashes. */

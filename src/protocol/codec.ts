@@ -25,9 +25,11 @@ const REQUEST_KEYS = new Set(["task", "data", "id"]);
 const REPLY_KEYS = new Set(["id", "data"]);
 const ERROR_KEYS = new Set(["id", "error"]);
 const PUSH_KEYS = new Set(["task", "data"]);
+/** A room push to a `?streams=1` connection also carries its position (docs/protocol.md). */
+const STREAM_PUSH_KEYS = new Set(["task", "data", "room", "offset", "epoch"]);
 
 /** Read any protocol message (either direction). */
-export function parse(text: string): Message | ProtocolError {
+export function parse(text: string, streams = false): Message | ProtocolError {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -50,6 +52,7 @@ export function parse(text: string): Message | ProtocolError {
     if (typeof obj.task !== "string" || !TASK_NAME_PATTERN.test(obj.task)) {
       return new ProtocolError(`"task" must be 1-128 printable ASCII characters without spaces`, id);
     }
+    if (streams && id === undefined && Object.hasOwn(obj, "offset")) return parseStreamPush(obj, obj.task);
     const extra = extraKey(obj, REQUEST_KEYS);
     if (extra !== undefined) return new ProtocolError(`unknown key "${extra}"`, id);
     const message: Request = { task: obj.task, data: Object.hasOwn(obj, "data") ? obj.data : null };
@@ -61,6 +64,17 @@ export function parse(text: string): Message | ProtocolError {
   const extra = extraKey(obj, REPLY_KEYS);
   if (extra !== undefined) return new ProtocolError(`unknown key "${extra}"`, id);
   return { id, data: Object.hasOwn(obj, "data") ? obj.data : null };
+}
+
+/** A room push with its position: room, offset and epoch all present and well-formed. */
+function parseStreamPush(obj: Record<string, unknown>, task: string): Push | ProtocolError {
+  const extra = extraKey(obj, STREAM_PUSH_KEYS);
+  if (extra !== undefined) return new ProtocolError(`unknown key "${extra}"`);
+  const { room, offset, epoch } = obj;
+  if (typeof room !== "string" || room.length === 0) return new ProtocolError(`"room" of a stream push must be a non-empty string`);
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 1) return new ProtocolError(`"offset" must be an integer >= 1`);
+  if (typeof epoch !== "string" || epoch.length === 0) return new ProtocolError(`"epoch" must be a non-empty string`);
+  return { task, data: Object.hasOwn(obj, "data") ? obj.data : null, room, offset, epoch };
 }
 
 function parseError(obj: Record<string, unknown>, id: RequestId | null): ErrorReply | ProtocolError {
@@ -83,9 +97,12 @@ export function parseRequest(text: string): ClientMessage | ProtocolError {
   return new ProtocolError(`a client may send only requests ({"task", "data", "id"?})`, "id" in message ? (message.id ?? undefined) : undefined);
 }
 
-/** Client side: replies, error replies and pushes; a frame with both task and id is not one. */
-export function parseServerMessage(text: string): ServerMessage | ProtocolError {
-  const message = parse(text);
+/**
+ * Client side: replies, error replies and pushes; a frame with both task and id is not one.
+ * `streams`: the connection opted in (`?streams=1`), so room pushes may carry room/offset/epoch.
+ */
+export function parseServerMessage(text: string, streams = false): ServerMessage | ProtocolError {
+  const message = parse(text, streams);
   if (message instanceof ProtocolError) return message;
   if (isRequest(message) && message.id !== undefined) {
     return new ProtocolError(`a push has no "id"`, message.id);
@@ -122,6 +139,14 @@ export function encodeError(id: RequestId | null, code: ErrorCode, message: stri
 }
 export function encodePush(task: string, data: unknown): string {
   return encode({ task, data: data ?? null });
+}
+
+/**
+ * A room push's stream shape, from its plain text (encodePush's `{"task":…,"data":…}`): the
+ * same text with room/offset/epoch appended, so the push is serialised once, never re-parsed.
+ */
+export function withStreamPosition(pushText: string, room: string, offset: number, epoch: string): string {
+  return `${pushText.slice(0, -1)},"room":${JSON.stringify(room)},"offset":${offset},"epoch":${JSON.stringify(epoch)}}`;
 }
 
 function extraKey(obj: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {

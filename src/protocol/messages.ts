@@ -91,7 +91,30 @@ export interface ErrorReply {
 export interface Push<T extends string = string, D = unknown> {
   task: T;
   data: D;
+  /**
+   * A room push to a connection that opted in with `?streams=1` (docs/protocol.md, "Room
+   * streams"): its room and its position in the room's stream. All three or none.
+   */
+  room?: string;
+  offset?: number;
+  epoch?: string;
 }
+
+/** Where a room push sits in its room's stream: what a client remembers to recover. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** One replayed push in a room.join reply (`pushes`), oldest first. */
+export interface ReplayedPush {
+  task: string;
+  data: unknown;
+  offset: number;
+}
+
+/** The upgrade query parameter that opts a connection into room streams. */
+export const STREAMS_PARAM = "streams";
 
 export type ClientMessage = Request;
 export type ServerMessage = Reply | ErrorReply | Push;
@@ -99,7 +122,10 @@ export type Message = ClientMessage | ServerMessage;
 
 /** Tasks built into every app (see docs/protocol.md, "Built-in tasks"). */
 export const BuiltinTask = {
-  /** Request: join a room. data: { room }. Reply: { room, members? }. */
+  /**
+   * Request: join a room. data: { room, since?: StreamPosition, history?: N }. Reply: { room,
+   * members?, offset, epoch, pushes?, recovered? } (offset/epoch/pushes/recovered: streams only).
+   */
   RoomJoin: "room.join",
   /** Request: leave a room. data: { room }. Reply: { room }. */
   RoomLeave: "room.leave",

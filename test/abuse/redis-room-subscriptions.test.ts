@@ -107,7 +107,8 @@ async function ok(client: ProtoClient, task: string, data: unknown): Promise<Fra
   return reply;
 }
 
-const channelOf = (room: string): string => `${PREFIX}/app:room:${room}`;
+// The engine's channel for a room: its key carries a Redis Cluster hash tag {<length>:<name>}.
+const channelOf = (room: string): string => `${PREFIX}r{${`/app:room:${room}`.length}:/app:room:${room}}`;
 
 /** Join `rooms` one by one, asking room.members after each; what Redis was told each time. */
 async function joinEach(client: ProtoClient, rooms: string[]): Promise<{ joins: Seen[][]; members: Seen[][] }> {

@@ -65,7 +65,7 @@ const SERVICE_LIMITS = {
   serviceBackoffMaxMs: "backoffMaxMs", serviceStopTimeoutMs: "stopTimeoutMs",
 } as const;
 const APP_LIMITS = ["taskTimeoutMs", "maxInFlightTasks", "maxBadMessages", "badMessageWindowMs", "maxRoomsPerConnection", "maxPushBufferedBytes"] as const;
-const CLUSTER_LIMITS = ["busMaxPayloadBytes", "busMaxChannelLength", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "clusterReadyTimeoutMs"] as const;
+const CLUSTER_LIMITS = ["busMaxPayloadBytes", "busMaxChannelLength", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "clusterReadyTimeoutMs", "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs"] as const;
 
 function endpoint(ctx: Ctx, path: string) {
   const ep = ctx.server.endpoints.get(path);
