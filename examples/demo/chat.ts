@@ -1,8 +1,11 @@
 /**
  * The chat of the demo: a page at /chat (room from `?room=`, name from `?name=` or the page's
- * form) and an app at /chat/ws. Messages are pushed to everyone in the room; presence shows
- * who is there. Mounted by examples/demo/server.ts; tests mount it on their own server.
+ * form) and an app at /chat/ws. Messages are room pushes, so they have an offset and are kept
+ * in the room's history: the page joins with `history` (a late joiner sees the conversation)
+ * and recovers what it missed after a reconnect. Presence shows who is there. Mounted by
+ * examples/demo/server.ts; tests mount it on their own server.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { App, Server, Session } from "switchboard";
@@ -32,7 +35,8 @@ export function mountChat(server: Server, pagePath: string = CHAT_PAGE): App {
     schema: z.object({ text: z.string().trim().min(1).max(500) }),
     handler: ({ data, user, conn, room, rooms }) => {
       if (room === undefined) return { ok: false };
-      rooms.push(room, "chat.message", { from: user.name, connection: conn.id, text: data.text, at: Date.now() });
+      // The id lets the page show a message once when a refetch of the history brings it again.
+      rooms.push(room, "chat.message", { id: randomUUID(), from: user.name, connection: conn.id, text: data.text, at: Date.now() });
       return { ok: true };
     },
   });

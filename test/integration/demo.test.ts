@@ -44,6 +44,6 @@ test("the demo serves the chat at /", { skip: chromium ? false : missing("chromi
   await page.goto(`${chatUrl}&name=ada`);
   await page.locator("#status", { hasText: "open" }).waitFor();
   await page.fill("#text", "hello from the demo");
-  await page.click("button");
+  await page.click("#form button");
   await page.locator(".message", { hasText: "hello from the demo" }).waitFor();
 });
