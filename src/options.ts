@@ -18,7 +18,7 @@ export type { DeflateOptions };
 export interface EndpointLimits {
   /** Largest message accepted, in bytes; larger → close 1009. Default 1 MiB. */
   maxPayload?: number;
-  /** Most fragments in one message; more → close 1009. 0 = no limit. */
+  /** Most fragments in one message; more → close 1008 (ws's answer). 0 = no limit. */
   maxFragments?: number;
   /** Send-buffer size past which a connection is a slow consumer. Default 4 MiB. */
   maxBufferedBytes?: number;
