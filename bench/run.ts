@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only=a,b] [--phases=p,q] [--contenders=x,y] [--cpu-prof] [--workers=N] [--repeat=N]`
+// `npm run bench [-- --quick] [--scratch] [--only=a,b] [--phases=p,q] [--contenders=x,y] [--cpu-prof] [--workers=N] [--repeat=N]`
 // Runs every scenario against every contender: server pinned to core 0, load generator
 // processes pinned to core 1; server CPU from /proc before/after each measured window.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -20,6 +20,8 @@ import { scenarios, type Phase, type Scenario } from "./lib/scenarios.ts";
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = args.includes("--quick");
+/** --scratch: write only bench/results/<timestamp>.json (not latest.json, the SVGs or README's results block). */
+const scratch = args.includes("--scratch");
 const only = opt("only")?.split(",");
 const onlyPhases = opt("phases")?.split(",");
 const phasesOf = (sc: Scenario): Phase[] => sc.phases.filter((p) => !onlyPhases || onlyPhases.includes(p.id));
@@ -174,7 +176,7 @@ async function deploy(c: Contender): Promise<Deployment> {
       env.REDIS_URL = `redis://127.0.0.1:${port}`;
     }
     for (let i = 0; i < (c.nodes ?? 1); i++) {
-      const s = await startServer(c, await freePort(), { ...env, NODE_INDEX: String(i) });
+      const s = await startServer(c, await freePort(), { ...env, ...c.env, NODE_INDEX: String(i) });
       add(s.proc);
       d.ports.push(s.port);
     }
@@ -256,7 +258,7 @@ async function main(): Promise<void> {
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];
   for (const sc of scenarios(quick)) {
-    if (only && !only.includes(sc.id)) continue;
+    if (only ? !only.includes(sc.id) : sc.optIn) continue;
     const phases = phasesOf(sc);
     if (phases.length === 0) continue;
     for (const ph of phases) {
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
     finish(r);
     const t = table(r);
     console.log("\n" + t);
-    writeFileSync(join(RESULTS, `${r.id}.svg`), svg(r));
+    if (!scratch) writeFileSync(join(RESULTS, `${r.id}.svg`), svg(r));
     mdParts.push(t + (r.rows.length ? `\n\n![${r.id}](results/${r.id}.svg)` : ""));
   }
   const doc = {
@@ -301,6 +303,7 @@ async function main(): Promise<void> {
   };
   const stampName = startedAt.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(RESULTS, `${stampName}.json`), JSON.stringify(doc, null, 2));
+  if (scratch) { progress(`results (--scratch): bench/results/${stampName}.json only`); return; }
   writeFileSync(join(RESULTS, "latest.json"), JSON.stringify(doc, null, 2));
   const header = `Run of ${startedAt.toISOString()} (${quick ? "--quick" : "full"}${repeat > 1 ? `, --repeat=${repeat}: median row of ${repeat} rounds` : ""}; warm-up ${WARMUP_MS} ms, window ${WINDOW_MS} ms; ${doc.machine.cores} cores, pinned: ${doc.machine.pinned}; Node ${process.version}).`;
   updateReadme(header + "\n\n" + mdParts.join("\n\n"));

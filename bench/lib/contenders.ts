@@ -31,6 +31,8 @@ export interface Contender {
   nodes?: number;
   /** Needs a redis-server (its URL in REDIS_URL); its CPU counts as server CPU. */
   redis?: boolean;
+  /** Extra environment for each server process (a variant of a server file, e.g. history off). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -118,12 +120,30 @@ export const CONTENDERS: Contender[] = [
     nodes: 2,
     redis: true,
   },
-  nodeContender("switchboard-app", "switchboard-app.ts", (kind, path) => ({
-    ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
-    path: path === "/fanout" ? "/fanout?room=all" : path,
-  }), () =>
-    existsSync(join(ROOT, "src", "app")) ? null : "not available yet: the app layer (src/app) is not on main"),
+  appContender("switchboard-app"),
+  // Issue 15: the same app with room history off (historyMaxCount 0: offsets still assigned,
+  // nothing kept) and with it on (the default, 100) for ?streams=1 clients, which get
+  // room/offset/epoch on every room push: what a recovering client uses.
+  appContender("switchboard-app-nohist", { HISTORY_MAX_COUNT: "0" }),
+  appContender("switchboard-app-streams", {}, "&streams=1"),
+  // The same two over two nodes and Redis (room streams in Redis, one Lua call per push).
+  { ...appContender("switchboard-app-cluster-nohist", { HISTORY_MAX_COUNT: "0" }, "", true), nodes: 2, redis: true },
+  { ...appContender("switchboard-app-cluster", {}, "", true), nodes: 2, redis: true },
+  { ...appContender("switchboard-app-cluster-streams", {}, "&streams=1", true), nodes: 2, redis: true },
 ];
+
+/** bench/servers/switchboard-app.ts, optionally with env (HISTORY_MAX_COUNT) and URL options. */
+function appContender(name: string, env: Record<string, string> = {}, query = "", redis = false): Contender {
+  return {
+    ...nodeContender(name, "switchboard-app.ts", (kind, path) => ({
+      ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
+      path: path === "/fanout" ? `/fanout?room=all${query}` : path,
+    }), () =>
+      !existsSync(join(ROOT, "src", "app")) ? "not available yet: the app layer (src/app) is not on main"
+        : redis && !hasRedis() ? "redis-server not found: apt-get install -y redis-server" : null),
+    env,
+  };
+}
 
 export function contender(name: string): Contender {
   const c = CONTENDERS.find((x) => x.name === name);

@@ -40,7 +40,7 @@ export function finish(res: PhaseResult): void {
   const base = res.rows.find((r) => r.contender === res.baseline);
   for (const r of res.rows) r.ratio = base?.cost && r.cost !== null ? r.cost / base.cost : null;
   const t = res.target;
-  const sb = res.rows.find((r) => r.contender.startsWith("switchboard"));
+  const sb = res.rows.find((r) => (res.target?.of ? r.contender === res.target.of : r.contender.startsWith("switchboard")));
   if (!t) return;
   const vs = res.rows.find((r) => r.contender === t.vs);
   if (!sb || !vs) { res.verdict = `target ${t.metric} <= ${t.max.toFixed(2)} x ${t.vs}: not measured (switchboard or ${t.vs} missing)`; return; }

@@ -4,7 +4,11 @@ import type { MsgKind, Path } from "./contenders.ts";
 
 export type Mode = "echo" | "fanout-rate" | "fanout-max" | "handshake" | "idle";
 
-export interface Target { vs: string; max: number; metric: "cpu" | "mem" | "p99" }
+export interface Target {
+  vs: string; max: number; metric: "cpu" | "mem" | "p99";
+  /** The contender checked (default: the first Switchboard row). */
+  of?: string;
+}
 
 export interface Phase {
   id: string;
@@ -26,6 +30,8 @@ export interface Scenario {
   path: Path;
   conns: number;
   phases: Phase[];
+  /** Runs only when named in --only (not part of the issue-10 suite a plain run measures). */
+  optIn?: boolean;
   /** Set when the scenario cannot run yet; printed as one line. */
   unavailable?: () => string | null;
 }
@@ -66,5 +72,13 @@ export function scenarios(quick: boolean): Scenario[] {
     { id: "cluster", contenders: ["switchboard", "switchboard-cluster"], kind: "fan32", path: "/fanout", conns: 1000, phases: [
       { id: "cluster-fanout", title: "Fan-out to 1k subscribers across two Switchboard nodes through Redis, max rate (16 in flight)",
         unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard" }] },
+    // Issue 15: the cost of room history. "Off" is historyMaxCount 0 (there is no switch that
+    // skips the room engine: offsets are still assigned). Not in a default run: --only=history,history-cluster.
+    { id: "history", optIn: true, contenders: ["switchboard-app-nohist", "switchboard-app", "switchboard-app-streams"], kind: "room32", path: "/fanout", conns: 1000, phases: [
+      { id: "history-room-1k", title: "Room push to 1k members, one node, history off (historyMaxCount 0) vs on (100), max rate (16 in flight)",
+        unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard-app-nohist", target: { vs: "switchboard-app-nohist", of: "switchboard-app", max: 1.15, metric: "cpu" } }] },
+    { id: "history-cluster", optIn: true, contenders: ["switchboard-app-cluster-nohist", "switchboard-app-cluster", "switchboard-app-cluster-streams"], kind: "room32", path: "/fanout", conns: 1000, phases: [
+      { id: "history-cluster-1k", title: "Room push to 1k members over two nodes and Redis, history off (historyMaxCount 0) vs on (100), max rate (16 in flight)",
+        unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard-app-cluster-nohist" }] },
   ];
 }
