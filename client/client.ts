@@ -249,6 +249,21 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     }
   }
 
+  /**
+   * The welcome: its positions are those of the rooms joined at connect (their live pushes
+   * follow it), kept like a join reply's. A room recovering after a reconnect keeps its old
+   * position (its rejoin's `since`); one that has a position already keeps it.
+   */
+  private welcomed(welcome: Welcome): void {
+    this.welcome = welcome;
+    const positions: unknown = welcome.positions;
+    if (typeof positions !== "object" || positions === null) return;
+    for (const [room, position] of Object.entries(positions as Record<string, unknown>)) {
+      if (!this.rooms.has(room) || this.recovering.has(room) || this.positions.has(room) || !isPosition(position)) continue;
+      this.positions.set(room, { offset: position.offset, epoch: position.epoch });
+    }
+  }
+
   /** After a reconnect: each room with a position (rejoined by `?room=`) recovers from it. */
   private recover(): void {
     this.recovering.clear();
@@ -387,7 +402,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   private dispatch(message: ServerMessage): void {
     if (isPush(message)) {
-      if (message.task === BuiltinPush.Welcome) this.welcome = message.data as Welcome;
+      if (message.task === BuiltinPush.Welcome) this.welcomed(message.data as Welcome);
       if (message.offset !== undefined && !this.inStream(message)) return;
       this.deliver(message.task, message.data);
       return;
@@ -564,4 +579,11 @@ function checkCloseFrame(code: number, reason: string): void {
   }
   const bytes = new TextEncoder().encode(String(reason)).length;
   if (bytes > 123) throw new SyntaxError(`close reason must be at most 123 bytes of UTF-8 (it goes in one control frame), got ${bytes}`);
+}
+
+/** A position as the server sends it (the welcome is not checked by the parser beyond its shape). */
+function isPosition(value: unknown): value is StreamPosition {
+  if (typeof value !== "object" || value === null) return false;
+  const { offset, epoch } = value as Record<string, unknown>;
+  return typeof offset === "number" && Number.isSafeInteger(offset) && offset >= 0 && typeof epoch === "string" && epoch !== "";
 }

@@ -9,14 +9,15 @@ import { runHook } from "../hooks.ts";
 import { LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { encodePush } from "../protocol/codec.ts";
-import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, STREAMS_PARAM, SUBPROTOCOL, type Welcome } from "../protocol/messages.ts";
+import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, STREAMS_PARAM, SUBPROTOCOL, type StreamPosition, type Welcome } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { Endpoint } from "../endpoint/endpoint.ts";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
 import type { EndpointOptions } from "../options.ts";
+import type { PreparedMessage } from "../transport/socket.ts";
 import { AppConn } from "./app-connection.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
-import { Rooms, isRoomName } from "./rooms.ts";
+import { Rooms, isRoomName, type PendingRoomJoin } from "./rooms.ts";
 import { afterReply } from "./after-reply.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
@@ -88,6 +89,13 @@ export class App {
   readonly #cluster: ClusterRooms;
   readonly #tasks = new Map<string, TaskDefinition<any, any, any>>();
   readonly #conns = new Map<string, AppConn>();
+  /**
+   * Connections whose `?room=` joins are settling, with the presence pushes and broadcasts that
+   * came for them meanwhile: the welcome is their first frame, these follow it (at most
+   * `handoverMaxPushes`, the engine's bound for the same window; more are dropped and counted).
+   */
+  readonly #welcoming = new Map<AppConn, PreparedMessage[]>();
+  readonly #maxHeldPushes: number;
   readonly #router: Router;
   readonly #gate: PushGate;
   readonly #log: Logger;
@@ -109,6 +117,7 @@ export class App {
       maxPushBufferedBytes: appLimit(options, "maxPushBufferedBytes"),
     };
     this.#session = options.session ?? anonymousSession();
+    this.#maxHeldPushes = cluster.limits.handoverMaxPushes;
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
     this.#cluster = new ClusterRooms(path, cluster, {
       all: (text) => void this.#fanout(this.#conns.values(), text),
@@ -204,9 +213,37 @@ export class App {
       max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs,
     }, raw.data.streams === true);
     this.#conns.set(conn.id, conn);
-    const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms: raw.data.rooms };
-    conn.reply(encodePush(BuiltinPush.Welcome, welcome));
-    for (const room of raw.data.rooms) void this.rooms.join(conn, room); // never rejects
+    this.#welcoming.set(conn, []);
+    // The `?room=` rooms are joined BEFORE the welcome, and their live pushes start after it (the
+    // same switch as a room.join reply): a push published once the client is welcomed reaches
+    // it, and its welcome carries the position it recovers from. Joins never reject.
+    const rooms = raw.data.rooms;
+    void Promise.all(rooms.map((room) => this.rooms.joinPending(conn, room))).then(
+      (joins) => this.#welcome(raw, conn, joins),
+      (err: unknown) => {
+        // Not expected (joinPending never rejects): treated like a failed open hook.
+        this.#log.error({ err, conn: conn.id }, "connect-time room join failed; closing its connection with 1011");
+        if (raw.isOpen) conn.close(toCloseCode(err), "internal error");
+      },
+    );
+  }
+
+  /** The connect-time joins took effect: the welcome, THEN their live pushes, THEN the open hook. */
+  #welcome(raw: Connection<AppData>, conn: AppConn, joins: PendingRoomJoin[]): void {
+    const rooms = raw.data.rooms;
+    const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms };
+    // fromEntries, not assignment: a room named "__proto__" stays an own key.
+    if (conn.streams) welcome.positions = Object.fromEntries(rooms.flatMap((room, i) => positionOf(room, joins[i]!)));
+    const held = this.#welcoming.get(conn) ?? [];
+    this.#welcoming.delete(conn);
+    // Gone meanwhile (#close ran: out of its rooms, close hook called): no welcome, no open hook.
+    const live = this.#conns.get(conn.id) === conn && raw.isOpen;
+    if (live) {
+      conn.reply(encodePush(BuiltinPush.Welcome, welcome));
+      for (const prepared of held) conn.pushPrepared(prepared);
+    }
+    for (const join of joins) join.resume();
+    if (!live) return;
     runHook(this.options.open, [conn], (err) => {
       // Like an endpoint hook that fails: logged, and its connection closed with 1011.
       this.#log.error({ err, conn: conn.id }, "app open hook failed; closing its connection with 1011");
@@ -219,6 +256,7 @@ export class App {
     if (conn === undefined) return;
     if (conn.inFlight > 0) this.#router.abortAll(conn, new TaskAbort("disconnected", `the client disconnected (${code})`));
     this.#conns.delete(conn.id);
+    this.#welcoming.delete(conn);
     this.rooms.leaveAll(conn);
     runHook(this.options.close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "app close hook failed"));
   }
@@ -228,7 +266,20 @@ export class App {
     if (this.#endpoint === undefined) return 0;
     const prepared = this.#endpoint.prepare(text, false);
     let reached = 0;
-    for (const member of members) if (member.pushPrepared(prepared)) reached++;
+    // The welcome is the first frame: a presence push or broadcast for a connection still
+    // joining its `?room=` rooms (its own room.joined included) is held and sent right after
+    // its welcome. Stream pushes wait in the engine's handover instead. The map is empty but
+    // while connections join.
+    const welcoming = this.#welcoming.size > 0;
+    for (const member of members) {
+      const held = welcoming ? this.#welcoming.get(member) : undefined;
+      if (held !== undefined) {
+        if (held.length < this.#maxHeldPushes) held.push(prepared);
+        else this.#gate.counters.dropped++;
+        continue;
+      }
+      if (member.pushPrepared(prepared)) reached++;
+    }
     return reached;
   }
 
@@ -306,4 +357,9 @@ function appLimit(options: AppOptions, name: LimitName & keyof AppOptions): numb
     throw new OptionError(name, `must be an integer >= ${spec.min}, got ${String(value)}`);
   }
   return value;
+}
+
+/** A connect-time room's welcome entry; none when the engine could not tell (its join failed). */
+function positionOf(room: string, join: StreamPosition): [string, StreamPosition][] {
+  return join.epoch === "" ? [] : [[room, { offset: join.offset, epoch: join.epoch }]];
 }

@@ -156,6 +156,11 @@ export interface Welcome {
   connection: string;
   user: WireUser;
   rooms: string[];
+  /**
+   * `?streams=1` connections only: each `rooms` entry's position when its join took effect (the
+   * live pushes follow the welcome). Absent for a room the engine could not place.
+   */
+  positions?: Record<string, StreamPosition>;
 }
 
 /** The data of `room.joined` / `room.left` pushes. */
