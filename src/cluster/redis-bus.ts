@@ -289,7 +289,8 @@ export function backoff(attempt: number, maxMs: number): number {
   return Math.max(1, Math.round(delay * (0.8 + Math.random() * 0.2)));
 }
 
-async function closeConnection(conn: Redis, log: Logger): Promise<void> {
+/** QUIT when the connection is up (replies flushed), else drop it; never rejects. */
+export async function closeConnection(conn: Redis, log: Logger): Promise<void> {
   if (conn.status === "ready") {
     const quit = await conn.quit().then(() => true, (err: unknown) => {
       log.debug({ err }, "QUIT failed; disconnecting");

@@ -21,7 +21,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { OptionError } from "../errors.ts";
 import { limitDefault } from "../limits.ts";
 import { DEFAULT_PREFIX } from "../cluster/bus.ts";
-import { backoff } from "../cluster/redis-bus.ts";
+import { backoff, closeConnection } from "../cluster/redis-bus.ts";
 import { defaultNodeId } from "../cluster/base-bus.ts";
 import type { EngineMember, PublishOptions, PublishResult, Push, RoomMember } from "./engine.ts";
 import type { RoomLog } from "./history.ts";
@@ -189,7 +189,7 @@ export class RedisEngine extends BaseEngine {
     } catch (err) {
       this.log.debug({ err }, "could not remove this node's presence on close; it expires with presenceTtlMs");
     }
-    await Promise.all([close(this.client, this.log), close(this.#sub, this.log)]);
+    await Promise.all([closeConnection(this.client, this.log), closeConnection(this.#sub, this.log)]);
   }
 
   #message(channel: Buffer, message: Buffer): void {
@@ -263,15 +263,4 @@ function loadIoredis(): typeof import("ioredis").Redis {
   } catch (err) {
     throw new OptionError("engine.redis", `the Redis engine needs the ioredis package (npm install ioredis): ${(err as Error).message}`);
   }
-}
-
-async function close(conn: Redis, log: Logger): Promise<void> {
-  if (conn.status === "ready") {
-    const quit = await conn.quit().then(() => true, (err: unknown) => {
-      log.debug({ err }, "QUIT failed; disconnecting");
-      return false;
-    });
-    if (quit) return;
-  }
-  conn.disconnect(false);
 }
