@@ -1,20 +1,14 @@
 /**
- * What an app still needs from the cluster besides the room engine. Room pushes and presence
- * pushes travel through the engine (rooms.ts, src/engine/: one channel per room, subscribed
- * while the node has members); this class keeps the bus for app.broadcast (one channel per
- * app; other nodes' broadcasts are framed once here) and the presence store for the members
- * list, and hands this app its share of the engine's deliveries.
- *
- * Membership goes to the cluster presence store (Redis with expiry: a crashed node's members
- * disappear within presenceTtlMs). Every cluster call here is caught and logged: the cluster
- * being away never fails a task or a connection.
+ * What an app still needs from the cluster besides the room engine. Room pushes, presence
+ * pushes and the members list go through the engine (rooms.ts, src/engine/: one channel per
+ * room, subscribed while the node has members; membership in Redis with expiry, so a crashed
+ * node's members disappear within presenceTtlMs); this class keeps the bus for app.broadcast
+ * (one channel per app; other nodes' broadcasts are framed once here) and hands this app its
+ * share of the engine's deliveries. A bus publish that fails is logged: the cluster being away
+ * never fails a task or a connection.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "../log.ts";
 import type { ClusterService } from "../cluster/index.ts";
-import type { PresenceEntry } from "../cluster/presence.ts";
-import type { PresenceMember, WireUser } from "../protocol/messages.ts";
-import type { AppConnection } from "./task.ts";
 import type { Engine, PushHandler } from "../engine/engine.ts";
 
 /** What the app does with a broadcast that came from another node. */
@@ -76,42 +70,12 @@ export class ClusterRooms {
     this.#publish(`${this.path}:broadcast`, text);
   }
 
-  joined(room: string, conn: AppConnection): Promise<void> {
-    return this.#presence("join", () => this.cluster.presence.join(this.key(room), { connId: conn.id, user: conn.user.id, profile: conn.user }));
-  }
-
-  left(room: string, connId: string): Promise<void> {
-    return this.#presence("leave", () => this.cluster.presence.leave(this.key(room), connId));
-  }
-
   /**
-   * Every member on every live node: this node's first (in join order), then the others'.
-   * Waits for this node's subscriptions still unconfirmed (Redis's replies already due; it
-   * sends no SUBSCRIBE), so its reply is also a fence: rooms joined at connect (`?room=`) hear
-   * every node's pushes from then on.
+   * Waits for this node's bus subscriptions still unconfirmed (Redis's replies already due; it
+   * sends no SUBSCRIBE): room.members' reply is a fence for app.broadcast too.
    */
-  async members(room: string, local: PresenceMember[]): Promise<PresenceMember[]> {
-    if (this.cluster.closed) return local;
-    await this.cluster.settle();
-    let entries: PresenceEntry[];
-    try {
-      entries = await this.cluster.presence.members(this.key(room));
-    } catch (err) {
-      this.#log.warn({ err, room }, "cluster members unavailable: answering with this node's");
-      return local;
-    }
-    const remote = entries.filter((entry) => entry.node !== this.cluster.nodeId).map(toWire);
-    return [...local, ...remote];
-  }
-
-  /**
-   * The channel (and presence room) of a room of this app. Room names go up to 256
-   * characters and channels have a length limit: a name too long for it is hashed.
-   */
-  key(room: string): string {
-    const plain = `${this.path}:room:${room}`;
-    if (plain.length <= this.cluster.maxChannelLength) return plain;
-    return `room#${createHash("sha256").update(this.path).update("\0").update(room).digest("hex")}`;
+  async settle(): Promise<void> {
+    if (!this.cluster.closed) await this.cluster.settle();
   }
 
   #publish(channel: string, text: string): void {
@@ -124,15 +88,6 @@ export class ClusterRooms {
     }
   }
 
-  async #presence(op: string, call: () => Promise<void>): Promise<void> {
-    if (this.cluster.closed) return;
-    try {
-      await call();
-    } catch (err) {
-      this.#log.warn({ err, op }, "cluster presence update failed");
-    }
-  }
-
   #isFrame(payload: unknown): payload is string {
     if (typeof payload === "string") return true;
     if (!this.#foreignLogged) {
@@ -141,10 +96,4 @@ export class ClusterRooms {
     }
     return false;
   }
-}
-
-function toWire(entry: PresenceEntry): PresenceMember {
-  const profile = entry.profile as WireUser | undefined;
-  const user = typeof profile === "object" && profile !== null ? profile : { id: String(entry.user), name: String(entry.user) };
-  return { connection: entry.connId, user };
 }

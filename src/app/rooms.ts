@@ -6,14 +6,15 @@
  * room/offset/epoch for `?streams=1` connections), never once per member.
  *
  * Presence pushes (room.joined / room.left) are NOT part of a room's stream (no offset, no
- * history: a replay must not repeat "joined" lines): they keep the cluster bus path of
- * cluster-rooms.ts, as does the presence list.
+ * history: a replay must not repeat "joined" lines): they are engine announcements. The
+ * members list is the engine's too (members(): every live node's), so membership is written
+ * once, by engine.join / engine.leave.
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "../log.ts";
 import { encodePush, withStreamPosition } from "../protocol/codec.ts";
-import type { PresenceMember, ReplayedPush, StreamPosition } from "../protocol/messages.ts";
-import type { Engine, EngineMember, JoinOptions, PublishResult, Push } from "../engine/engine.ts";
+import type { PresenceMember, ReplayedPush, StreamPosition, WireUser } from "../protocol/messages.ts";
+import type { Engine, EngineMember, JoinOptions, PublishResult, Push, RoomMember } from "../engine/engine.ts";
 import type { AppConn } from "./app-connection.ts";
 import { presenceEvent, presenceList } from "./presence.ts";
 import type { AppConnection } from "./task.ts";
@@ -179,10 +180,10 @@ export class Rooms implements RoomsApi {
     }
     // Every join waits for the room's subscription (the engine's, sent by its first member): a
     // second member joining while it is still unconfirmed must not be answered before it is.
-    const known = fresh ? this.cluster.joined(room, member) : undefined;
+    // The member's data is its wire user: what members() shows on every node.
     let joined;
     try {
-      [joined] = await Promise.all([this.engine.join(key, { id: member.id, data: { user: member.user.id } }, options), known]);
+      joined = await this.engine.join(key, { id: member.id, data: member.user }, options);
     } catch (err) {
       this.log.warn({ err, room: room.slice(0, 64) }, "room engine join failed: the member gets no stream position");
       if (fresh && this.presence && member.rooms.has(room)) this.announce(room, member, true);
@@ -234,7 +235,6 @@ export class Rooms implements RoomsApi {
     const set = this.rooms.get(room);
     if (set === undefined || !set.delete(member)) return;
     member.rooms.delete(room);
-    void this.cluster.left(room, member.id); // never rejects
     const key = this.engineRoom(room);
     this.engine.leave(key, member.id).catch((err: unknown) => this.log.warn({ err, room: room.slice(0, 64) }, "room engine leave failed"));
     // Members on other nodes hear it even when this node has none left.
@@ -249,10 +249,23 @@ export class Rooms implements RoomsApi {
     return presenceList(this.rooms.get(room) ?? []);
   }
 
+  /**
+   * Every member on every live node: this node's first (in join order), then the others'.
+   * Joins at connect (`?room=`) are not waited for by anyone else: this reply fences them.
+   */
   async clusterMembers(room: string): Promise<PresenceMember[]> {
-    // Joins at connect (`?room=`) are not waited for by anyone else: this reply fences them.
     await this.settling.get(room);
-    return this.cluster.members(room, this.members(room));
+    const local = this.members(room);
+    await this.cluster.settle();
+    let all: RoomMember[];
+    try {
+      all = await this.engine.members(this.engineRoom(room));
+    } catch (err) {
+      this.log.warn({ err, room: room.slice(0, 64) }, "cluster members unavailable: answering with this node's");
+      return local;
+    }
+    const remote = all.filter((entry) => entry.node !== this.engine.nodeId).map(toPresenceMember);
+    return [...local, ...remote];
   }
 
   size(room: string): number {
@@ -288,6 +301,13 @@ function members(recipients: readonly EngineMember[], lookup: (id: string) => Ap
     if (conn !== undefined) out.push(conn);
   }
   return out;
+}
+
+function toPresenceMember(entry: RoomMember): PresenceMember {
+  const data = entry.data as WireUser | undefined;
+  // A member written by an older node (data { user: id }) or with no data still shows its id.
+  const user = typeof data === "object" && data !== null && typeof data.id === "string" ? data : { id: entry.id, name: entry.id };
+  return { connection: entry.id, user };
 }
 
 function replayed(push: Push): ReplayedPush {

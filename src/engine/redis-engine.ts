@@ -63,6 +63,8 @@ export class RedisEngine extends BaseEngine {
   /** channel → room, for the rooms this node is subscribed to. */
   readonly #channels = new Map<string, string>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** A beat has set this node's liveness key (so a later beat that finds it gone knows it was lost). */
+  #beaten = false;
 
   constructor(options: RedisEngineOptions) {
     const log = createLogger(options.logger).child({ component: "engine" });
@@ -219,16 +221,41 @@ export class RedisEngine extends BaseEngine {
     await this.catchUp(channels.map((channel) => this.#channels.get(channel)).filter((room): room is string => room !== undefined));
   }
 
-  /** Liveness of this node, and the expiry of its rooms' member hashes. */
+  /**
+   * Liveness of this node, and the expiry of its rooms' member hashes. When this node's
+   * liveness key was gone (Redis restarted without its data, or this node missed beats for
+   * presenceTtlMs and others dropped its entries as stale), every local member is written
+   * again; a room hash that is gone alone (evicted) is written again too. So members() is
+   * whole again within one beat of Redis coming back. (The hashes are shared by the nodes:
+   * a PEXPIRE that finds no hash only tells the first node to beat, hence the liveness check.)
+   */
   async #beat(): Promise<void> {
     if (this.closed) return;
     try {
-      const tx = this.client.multi().set(this.keys.node(this.nodeId), "1", "PX", this.#presenceTtlMs);
-      for (const room of this.localRooms()) tx.pexpire(this.keys.members(room), this.#presenceTtlMs);
-      await tx.exec();
+      const rooms = this.localRooms();
+      const node = this.keys.node(this.nodeId);
+      const tx = this.client.multi().get(node).set(node, "1", "PX", this.#presenceTtlMs);
+      for (const room of rooms) tx.pexpire(this.keys.members(room), this.#presenceTtlMs);
+      const replies = (await tx.exec()) ?? [];
+      // replies: GET (null: this node's key had vanished), SET, then one PEXPIRE per room (0: no hash).
+      const vanished = replies[0]?.[1] === null && this.#beaten;
+      this.#beaten = true;
+      const lost = vanished ? rooms : rooms.filter((_, i) => replies[i + 2]?.[1] === 0);
+      if (lost.length > 0) await this.#rewriteMembers(lost);
     } catch (err) {
       this.log.debug({ err }, "presence heartbeat failed; retried next beat");
     }
+  }
+
+  async #rewriteMembers(rooms: string[]): Promise<void> {
+    const tx = this.client.multi();
+    for (const room of rooms) {
+      const key = this.keys.members(room);
+      for (const member of this.localMembers(room)) tx.hset(key, memberField(this.nodeId, member.id), member.data === undefined ? "" : JSON.stringify(member.data));
+      tx.pexpire(key, this.#presenceTtlMs);
+    }
+    await tx.exec();
+    this.log.debug({ rooms: rooms.length }, "room members written again after their keys vanished");
   }
 }
 
