@@ -1,7 +1,7 @@
 /**
  * What every engine shares: argument checks, the local member table and its handover, the
  * room subscription lifecycle (subscribe on the first local member, unsubscribe on the last,
- * one room's changes in order), batched history reads and the guarded delivery handler.
+ * one room's changes in order), shared history reads and the guarded delivery handler.
  * An implementation says how a room is (un)subscribed, how a publish, a history read and
  * presence reach its store, and calls `received()` for each push that arrives.
  */
@@ -12,6 +12,7 @@ import type {
   Engine, EngineMember, EngineStats, HistoryOptions, HistoryResult, JoinOptions, JoinResult, PublishOptions,
   PublishResult, PushHandler, RoomMember,
 } from "./engine.ts";
+import { SharedReads } from "./batching.ts";
 import { sliceHistory, type RoomLog } from "./history.ts";
 import { LocalRooms, type IncomingPush } from "./local-rooms.ts";
 import { checkPayload, checkRoomName, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from "./options.ts";
@@ -25,8 +26,8 @@ export abstract class BaseEngine implements Engine {
   #handler: PushHandler | undefined;
   /** Per room: the tail of its (un)subscribe chain, so they reach the store in order. */
   readonly #subscriptions = new Map<string, Promise<void>>();
-  /** Per room: the history read not yet sent, which joins and history() calls share. */
-  readonly #reads = new Map<string, Promise<RoomLog>>();
+  /** Per room: one history read in flight, shared by the joins and history() calls that wait for it. */
+  readonly #reads = new SharedReads<RoomLog>((room) => this.readLog(room));
   /** Per local room: the last push received, so a catch-up after a resubscribe skips what came. */
   readonly #marks = new Map<string, { offset: number; epoch: string }>();
   /** Rooms catching up after a resubscribe: their live pushes wait here (bounded) until it ends. */
@@ -205,17 +206,9 @@ export abstract class BaseEngine implements Engine {
     });
   }
 
-  /** One history read per room for every caller that asks before it is sent. */
+  /** A history read that starts after this call: shared with every caller until it is sent (batching.ts). */
   #read(room: string): Promise<RoomLog> {
-    let read = this.#reads.get(room);
-    if (read === undefined) {
-      read = Promise.resolve().then(() => {
-        this.#reads.delete(room); // callers from now on need a read that starts after them
-        return this.readLog(room);
-      });
-      this.#reads.set(room, read);
-    }
-    return read;
+    return this.#reads.get(room);
   }
 }
 

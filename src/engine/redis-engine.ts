@@ -26,6 +26,7 @@ import { defaultNodeId } from "../cluster/base-bus.ts";
 import type { EngineMember, PublishOptions, PublishResult, Push, RoomMember } from "./engine.ts";
 import type { RoomLog } from "./history.ts";
 import { BaseEngine } from "./base-engine.ts";
+import { WriteBatch } from "./batching.ts";
 import type { EngineOptions } from "./options.ts";
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT } from "./redis-scripts.ts";
 import { RoomKeys } from "./redis-keys.ts";
@@ -63,6 +64,7 @@ export class RedisEngine extends BaseEngine {
   /** channel → room, for the rooms this node is subscribed to. */
   readonly #channels = new Map<string, string>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #presenceWrites = new WriteBatch<PresenceWrite>((writes) => this.#writePresence(writes));
   /** A beat has set this node's liveness key (so a later beat that finds it gone knows it was lost). */
   #beaten = false;
 
@@ -148,16 +150,28 @@ export class RedisEngine extends BaseEngine {
     return { pushes: kept, epoch, offset: Number(offset) };
   }
 
-  protected async addPresence(room: string, member: EngineMember): Promise<void> {
-    const key = this.keys.members(room);
-    await this.client.multi()
-      .hset(key, memberField(this.nodeId, member.id), member.data === undefined ? "" : JSON.stringify(member.data))
-      .pexpire(key, this.#presenceTtlMs)
-      .exec();
+  protected addPresence(room: string, member: EngineMember): Promise<void> {
+    return this.#presenceWrites.add({ room, id: member.id, data: member.data === undefined ? "" : JSON.stringify(member.data) });
   }
 
-  protected async removePresence(room: string, memberId: string): Promise<void> {
-    await this.client.hdel(this.keys.members(room), memberField(this.nodeId, memberId));
+  protected removePresence(room: string, memberId: string): Promise<void> {
+    return this.#presenceWrites.add({ room, id: memberId, data: undefined });
+  }
+
+  /** Member writes queued meanwhile, in one transaction (join storms: batching.ts). */
+  async #writePresence(writes: PresenceWrite[]): Promise<void> {
+    const tx = this.client.multi();
+    const touched = new Set<string>();
+    for (const write of writes) {
+      const key = this.keys.members(write.room);
+      if (write.data === undefined) tx.hdel(key, memberField(this.nodeId, write.id));
+      else {
+        tx.hset(key, memberField(this.nodeId, write.id), write.data);
+        touched.add(key);
+      }
+    }
+    for (const key of touched) tx.pexpire(key, this.#presenceTtlMs);
+    await tx.exec();
   }
 
   async members(room: string): Promise<RoomMember[]> {
@@ -257,6 +271,13 @@ export class RedisEngine extends BaseEngine {
     await tx.exec();
     this.log.debug({ rooms: rooms.length }, "room members written again after their keys vanished");
   }
+}
+
+/** One member added (data: its JSON, "" for none) or removed (data undefined). */
+interface PresenceWrite {
+  readonly room: string;
+  readonly id: string;
+  readonly data: string | undefined;
 }
 
 function memberField(node: string, id: string): string {
