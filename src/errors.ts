@@ -49,6 +49,13 @@ export class StateError extends SwitchboardError {
   }
 }
 
+/** A store the server depends on is away (the IPC engine's hub, its primary): the call failed, the caller may retry later. */
+export class UnavailableError extends SwitchboardError {
+  constructor(message: string) {
+    super("unavailable", message);
+  }
+}
+
 /** HTTP status for an error raised while an upgrade is being decided. */
 export function toHttpStatus(err: unknown): number {
   if (err instanceof HandshakeRejection) return err.status;

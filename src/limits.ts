@@ -220,6 +220,10 @@ export const LIMITS = {
     name: "memoryRoomIdleMs", default: 86_400_000, unit: "ms", min: 1, scope: "cluster",
     whenHit: "memory engine: a room with no kept push, no member, idle this long is forgotten with its epoch (old positions answer recovered: false)",
   },
+  ipcRequestTimeoutMs: {
+    name: "ipcRequestTimeoutMs", default: 10_000, unit: "ms", min: 1, scope: "cluster",
+    whenHit: "IPC engine (workers of one machine): a request its primary's hub has not answered in this time fails with `unavailable` (the join, publish or members call fails; pushes of a failed publish reach this worker's members only)",
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -42,6 +42,8 @@ export interface ClusterConfig {
   handoverMaxPushes?: number;
   engineMetaTtlMs?: number;
   memoryRoomIdleMs?: number;
+  /** IPC engine (workers of one machine): a request the primary has not answered in this time fails. */
+  ipcRequestTimeoutMs?: number;
   /** Redis 7 sharded pub/sub (SSUBSCRIBE / SPUBLISH) for the room streams (Redis Cluster). */
   sharded?: boolean;
 }
@@ -56,7 +58,7 @@ const KNOWN = new Set([
   "redis", "prefix", "nodeId", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs",
   "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
   "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes",
-  "engineMetaTtlMs", "memoryRoomIdleMs", "sharded",
+  "engineMetaTtlMs", "memoryRoomIdleMs", "ipcRequestTimeoutMs", "sharded",
 ]);
 
 export { ClusterService, CLUSTER_LIMITS, type ClusterStats, type ClusterLimitName } from "./service.ts";
@@ -98,7 +100,7 @@ function checkConfig(config: ClusterConfig): void {
   }
   for (const key of [
     "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
-    "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs",
+    "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs", "ipcRequestTimeoutMs",
   ] as const) {
     readLimit(key, config[key]);
   }

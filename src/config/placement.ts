@@ -85,6 +85,7 @@ export const LIMIT_PLACES = {
   handoverMaxPushes: "cluster",
   engineMetaTtlMs: "cluster",
   memoryRoomIdleMs: "cluster",
+  ipcRequestTimeoutMs: "cluster",
 } as const satisfies Record<LimitName, LimitPlace>;
 
 type Places = typeof LIMIT_PLACES;

@@ -46,22 +46,32 @@ class RoomStream {
   }
 }
 
-/** The shared store of the in-process nodes of one cluster. */
+/**
+ * A node as the hub sees it: a MemoryEngine in this process, or (ipc-hub.ts) a worker process
+ * whose IpcEngine is reached over IPC.
+ */
+export interface HubNode {
+  readonly nodeId: string;
+  /** A push or announcement of a room this node subscribed to, in the hub's order. */
+  receive(push: IncomingPush): void;
+}
+
+/** The shared store of the nodes of one cluster on one machine (in one process, or over IPC). */
 export class MemoryEngineHub {
   readonly #streams = new Map<string, RoomStream>();
-  readonly #subscribers = new Map<string, Set<MemoryEngine>>();
+  readonly #subscribers = new Map<string, Set<HubNode>>();
   /** room → "<node>\n<memberId>" → member */
   readonly #members = new Map<string, Map<string, RoomMember>>();
   readonly #nodes = new Set<string>();
   /** Injected clock (tests); Date.now by default. */
   constructor(readonly now: () => number = Date.now) {}
 
-  attach(engine: MemoryEngine): void {
+  attach(engine: HubNode): void {
     if (this.#nodes.has(engine.nodeId)) throw new OptionError("nodeId", `"${engine.nodeId}" is already a node of this MemoryEngineHub`);
     this.#nodes.add(engine.nodeId);
   }
 
-  detach(engine: MemoryEngine): void {
+  detach(engine: HubNode): void {
     this.#nodes.delete(engine.nodeId);
     for (const [room, set] of this.#subscribers) if (set.delete(engine) && set.size === 0) this.#subscribers.delete(room);
     for (const [room, members] of this.#members) {
@@ -70,13 +80,13 @@ export class MemoryEngineHub {
     }
   }
 
-  subscribe(room: string, engine: MemoryEngine): void {
+  subscribe(room: string, engine: HubNode): void {
     let set = this.#subscribers.get(room);
     if (set === undefined) this.#subscribers.set(room, (set = new Set()));
     set.add(engine);
   }
 
-  unsubscribe(room: string, engine: MemoryEngine): void {
+  unsubscribe(room: string, engine: HubNode): void {
     const set = this.#subscribers.get(room);
     if (set?.delete(engine) && set.size === 0) this.#subscribers.delete(room);
   }

@@ -1,6 +1,8 @@
 /**
- * One suite, every room engine: the memory engine (nodes sharing a MemoryEngineHub) and the
- * Redis engine (nodes sharing a private redis-server, a fresh prefix per test). Same assertions.
+ * One suite, every room engine: the memory engine (nodes sharing a MemoryEngineHub), the IPC
+ * engine (workers' engines talking to one IpcEngineHub over ports that copy every message as
+ * Node's IPC would) and the Redis engine (nodes sharing a private redis-server, a fresh prefix
+ * per test). Same assertions.
  *
  * "Nothing arrives" is proven with a fence, never a sleep: after the push that must not arrive
  * at a node, the same publisher publishes to a room the node does have a member in; the store
@@ -15,6 +17,9 @@ import { StateError, OptionError } from "../../src/errors.ts";
 import type { Engine, EngineMember, Push, StreamPosition } from "../../src/engine/engine.ts";
 import { MemoryEngine, MemoryEngineHub } from "../../src/engine/memory-engine.ts";
 import { RedisEngine } from "../../src/engine/redis-engine.ts";
+import { IpcEngine } from "../../src/engine/ipc-engine.ts";
+import { IpcEngineHub } from "../../src/engine/ipc-hub.ts";
+import { closePortPair, portPair, type IpcPort } from "../../src/engine/ipc-port.ts";
 import type { EngineOptions } from "../../src/engine/options.ts";
 import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
 import { eventually, when } from "../helpers/until.ts";
@@ -47,6 +52,26 @@ function memoryNodes(n: number, options: EngineOptions, hub: MemoryEngineHub): E
   return Array.from({ length: n }, (_, i) => new MemoryEngine({ ...options, nodeId: `node-${i}`, hub, logger }));
 }
 
+/** IPC nodes: each engine's port is paired with a port the hub serves (one "worker" each). */
+function ipcNodes(n: number, options: EngineOptions, hub: IpcEngineHub): Engine[] {
+  return Array.from({ length: n }, (_, i) => {
+    const [worker, primary]: [IpcPort, IpcPort] = portPair();
+    hub.add(primary);
+    const engine = new IpcEngine({ ...options, nodeId: `node-${i}`, port: worker, logger });
+    // close() of a worker's engine is followed by its exit in real life: cut the pair too.
+    const close = engine.close.bind(engine);
+    engine.close = async () => {
+      await close();
+      closePortPair(worker);
+    };
+    return engine;
+  });
+}
+
+function ipcHub(): IpcEngineHub {
+  return new IpcEngineHub({ logger, maxRoomLength: 4096, maxPayloadBytes: 1 << 20 });
+}
+
 const impls: Impl[] = [
   {
     name: "memory engine",
@@ -64,6 +89,28 @@ const impls: Impl[] = [
           await Promise.all(nodes.map((node) => node.close()));
           hub = new MemoryEngineHub(); // a restarted process
           const again = memoryNodes(n, options, hub);
+          open.push(...again);
+          return again;
+        },
+      };
+    },
+  },
+  {
+    name: "ipc engine",
+    skip: false,
+    async start() {},
+    async stop() {},
+    cluster(n, options = {}) {
+      let hub = ipcHub();
+      const nodes = ipcNodes(n, options, hub);
+      open.push(...nodes);
+      return {
+        nodes,
+        subscribers: async (room) => hub.hub.subscriberCount(room),
+        async loseData() {
+          await Promise.all(nodes.map((node) => node.close()));
+          hub = ipcHub(); // a restarted primary
+          const again = ipcNodes(n, options, hub);
           open.push(...again);
           return again;
         },
@@ -357,7 +404,7 @@ for (const impl of impls) {
 }
 
 describe("Redis engine: sharded pub/sub (SSUBSCRIBE / SPUBLISH)", { skip: redisBin ? false : REDIS_MISSING }, () => {
-  const redisImpl = impls[1]!;
+  const redisImpl = impls.find((impl) => impl.name === "redis engine")!;
   before(() => redisImpl.start());
   after(() => redisImpl.stop());
   afterEach(async () => {
