@@ -72,7 +72,7 @@ export class Server {
     this.options = resolveServerOptions(options);
     this.log = createLogger(options.logger);
     this.cluster = new ClusterService(options.cluster ?? {}, { logger: this.log, countConnections: () => this.#allConnectionCount() });
-    this.#ids = new ConnectionIds(this.cluster.kind === "redis" ? this.cluster.nodeId : undefined);
+    this.#ids = new ConnectionIds(this.cluster.kind === "memory" ? undefined : this.cluster.nodeId);
     this.#http = new HttpListener({
       port: this.options.port,
       host: this.options.host,

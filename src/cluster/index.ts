@@ -1,7 +1,8 @@
 /**
  * The cluster layer's interface: the rest of Switchboard reaches the cluster only through these
- * exports. `createBus(config)` picks the implementation from config (`redis` set → Redis, else
- * in-memory); `createPresence(bus)` gives the presence store that matches the bus.
+ * exports. `createBus(config)` picks the implementation from config (`ipc` → the primary over
+ * IPC, `redis` set → Redis, else in-memory); `createPresence(bus)` gives the presence store that
+ * matches the bus.
  */
 import { OptionError } from "../errors.ts";
 import { readLimit } from "../limits.ts";
@@ -9,6 +10,8 @@ import type { Logger } from "../log.ts";
 import type { ClusterBus } from "./bus.ts";
 import { MemoryBus, MemoryBusHub } from "./memory-bus.ts";
 import { RedisBus } from "./redis-bus.ts";
+import { IpcBus, IpcBusHub } from "./ipc-bus.ts";
+import type { IpcPort } from "./ipc-port.ts";
 import { MemoryPresence } from "./memory-presence.ts";
 import { RedisPresence } from "./redis-presence.ts";
 import type { PresenceOptions, PresenceStore } from "./presence.ts";
@@ -16,7 +19,7 @@ import type { PresenceOptions, PresenceStore } from "./presence.ts";
 export type * from "./bus.ts";
 export { DEFAULT_PREFIX } from "./bus.ts";
 export type * from "./presence.ts";
-export { MemoryBus, MemoryBusHub, RedisBus, MemoryPresence, RedisPresence };
+export { MemoryBus, MemoryBusHub, RedisBus, IpcBus, IpcBusHub, MemoryPresence, RedisPresence };
 
 /** The `cluster` option of a server. Every field is optional: `{}` is a one-node cluster. */
 export interface ClusterConfig {
@@ -44,6 +47,12 @@ export interface ClusterConfig {
   memoryRoomIdleMs?: number;
   /** IPC engine (workers of one machine): a request the primary has not answered in this time fails. */
   ipcRequestTimeoutMs?: number;
+  /**
+   * This process is a worker of a primary on the same machine that runs the IPC hubs
+   * (`serve --workers`, issue 18): the bus and the room engine go through the primary over
+   * the process's IPC channel instead of memory or Redis. Not with `redis`.
+   */
+  ipc?: boolean;
   /** Redis 7 sharded pub/sub (SSUBSCRIBE / SPUBLISH) for the room streams (Redis Cluster). */
   sharded?: boolean;
 }
@@ -52,13 +61,15 @@ export interface ClusterDeps {
   logger?: Logger;
   /** For in-process clusters (tests): in-memory buses sharing a hub see each other. */
   hub?: MemoryBusHub;
+  /** With `ipc: true`: the channel to the primary (default: this process's IPC channel). */
+  port?: IpcPort;
 }
 
 const KNOWN = new Set([
   "redis", "prefix", "nodeId", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs",
   "busMaxPayloadBytes", "busMaxChannelLength", "clusterReadyTimeoutMs",
   "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes",
-  "engineMetaTtlMs", "memoryRoomIdleMs", "ipcRequestTimeoutMs", "sharded",
+  "engineMetaTtlMs", "memoryRoomIdleMs", "ipcRequestTimeoutMs", "sharded", "ipc",
 ]);
 
 export { ClusterService, CLUSTER_LIMITS, type ClusterStats, type ClusterLimitName } from "./service.ts";
@@ -69,6 +80,7 @@ export function createBus(config: ClusterConfig = {}, deps: ClusterDeps = {}): C
     nodeId: config.nodeId, logger: deps.logger,
     maxPayloadBytes: config.busMaxPayloadBytes, maxChannelLength: config.busMaxChannelLength,
   };
+  if (config.ipc === true) return new IpcBus({ ...common, port: deps.port });
   if (config.redis === undefined) return new MemoryBus({ ...common, hub: deps.hub });
   return new RedisBus({ ...common, url: config.redis, prefix: config.prefix, reconnectMaxMs: config.redisReconnectMaxMs });
 }
@@ -90,6 +102,9 @@ export function createPresence(
     });
   }
   if (bus instanceof MemoryBus) return new MemoryPresence(bus.nodeId, bus.hub.presence, timing);
+  // Workers: this worker's own presence store (the room members are the IPC engine's, shared
+  // through the primary; nodes() lists this worker only — the primary aggregates the workers).
+  if (bus instanceof IpcBus) return new MemoryPresence(bus.nodeId, undefined, timing);
   throw new OptionError("bus", "createPresence needs a bus made by createBus (MemoryBus or RedisBus)");
 }
 
@@ -105,6 +120,8 @@ function checkConfig(config: ClusterConfig): void {
     readLimit(key, config[key]);
   }
   if (config.sharded !== undefined && typeof config.sharded !== "boolean") throw new OptionError("cluster.sharded", "must be a boolean");
+  if (config.ipc !== undefined && typeof config.ipc !== "boolean") throw new OptionError("cluster.ipc", "must be a boolean");
+  if (config.ipc === true && config.redis !== undefined) throw new OptionError("cluster.ipc", "and cluster.redis exclude each other: workers share Redis directly, or the primary over IPC");
   if (config.redis !== undefined && typeof config.redis !== "string") throw new OptionError("cluster.redis", "must be a redis:// URL string");
   if (config.prefix !== undefined && typeof config.prefix !== "string") throw new OptionError("cluster.prefix", "must be a string");
 }

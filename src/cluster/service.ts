@@ -26,7 +26,7 @@ export const CLUSTER_LIMITS = (Object.keys(LIMITS) as LimitName[]).filter(
 export interface ClusterStats {
   nodeId: string;
   /** "memory" (the default, one node) or "redis". */
-  kind: "memory" | "redis";
+  kind: "memory" | "redis" | "ipc";
   status: BusStatus;
   /** `published` counts every message this node sent to the cluster: bus, room pushes and presence pushes (engine). */
   bus: BusStats;
@@ -44,7 +44,7 @@ export class ClusterService {
   readonly presence: PresenceStore;
   /** @internal For the app layer: room streams (offsets, history, recovery; docs/engine.md). */
   readonly engine: Engine;
-  readonly kind: "memory" | "redis";
+  readonly kind: "memory" | "redis" | "ipc";
   /** Longest channel name the bus takes (busMaxChannelLength). */
   readonly maxChannelLength: number;
   /** The cluster limits in force: the config's values, else the defaults of limits.ts. */
@@ -62,12 +62,12 @@ export class ClusterService {
   /** Validates `config` (OptionError naming the key) and creates the bus; nothing connects before start() for memory. */
   constructor(config: ClusterConfig, deps: ClusterDeps & { logger: Logger; countConnections: () => number }) {
     this.bus = createBus(config, deps);
-    this.kind = config.redis === undefined ? "memory" : "redis";
+    this.kind = config.ipc === true ? "ipc" : config.redis === undefined ? "memory" : "redis";
     this.#log = deps.logger.child({ component: "cluster" });
     this.presence = createPresence(this.bus, config, { countConnections: deps.countConnections, logger: deps.logger });
     this.limits = Object.fromEntries(CLUSTER_LIMITS.map((name) => [name, readLimit(name, config[name])])) as Record<ClusterLimitName, number>;
     this.maxChannelLength = this.limits.busMaxChannelLength;
-    this.engine = createEngine(config, this.bus.nodeId, deps.logger);
+    this.engine = createEngine(config, this.bus.nodeId, deps.logger, deps.port);
     this.engine.onPush((push, recipients) => {
       for (const handler of this.#roomPushHandlers) {
         runHook(handler, [push, recipients], (err) => this.#log.error({ err, room: push.room }, "room push delivery failed"));

@@ -10,7 +10,7 @@ import type { BusStats, BusStatus, NodeInfo } from "../cluster/index.ts";
 export interface ClusterInfo {
   readonly nodeId: string;
   /** "memory": a one-node cluster (no Redis configured). */
-  readonly kind: "memory" | "redis";
+  readonly kind: "memory" | "redis" | "ipc";
   readonly status: BusStatus;
   readonly bus: BusStats;
   /** Every live node with its connection count (this one always; the others while Redis answers). */

@@ -16,7 +16,8 @@ import type { EngineMember, PublishOptions, PublishResult, RoomMember } from "./
 import type { RoomLog } from "./history.ts";
 import { BaseEngine } from "./base-engine.ts";
 import type { EngineOptions } from "./options.ts";
-import { IPC_TAG, isEngineMessage, processPort, type EngineRequest, type IpcPort } from "./ipc-port.ts";
+import { processPort, type IpcPort } from "../cluster/ipc-port.ts";
+import { IPC_TAG, isEngineMessage, type EngineRequest } from "./ipc-messages.ts";
 
 export const IPC_REQUEST_TIMEOUT_MS = limitDefault("ipcRequestTimeoutMs");
 

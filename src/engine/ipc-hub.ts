@@ -13,7 +13,8 @@ import type { Logger } from "../log.ts";
 import { OptionError } from "../errors.ts";
 import type { IncomingPush } from "./local-rooms.ts";
 import { MemoryEngineHub, type HubNode } from "./memory-engine.ts";
-import { IPC_TAG, isEngineMessage, type EngineMessage, type EngineRequest, type IpcPort } from "./ipc-port.ts";
+import type { IpcPort } from "../cluster/ipc-port.ts";
+import { IPC_TAG, isEngineMessage, type EngineMessage, type EngineRequest } from "./ipc-messages.ts";
 import { checkPayload, checkRoomName, type HistoryPolicy } from "./options.ts";
 
 export interface IpcHubOptions {

@@ -1,6 +1,7 @@
 /**
- * One suite, every ClusterBus implementation: the in-memory bus (nodes sharing a MemoryBusHub)
- * and the Redis bus (nodes sharing a private redis-server). The same assertions for both.
+ * One suite, every ClusterBus implementation: the in-memory bus (nodes sharing a MemoryBusHub),
+ * the IPC bus (workers talking to one IpcBusHub over ports that copy each message as Node's IPC
+ * would) and the Redis bus (nodes sharing a private redis-server). The same assertions for all.
  *
  * "Nothing arrives" is proven with a fence, never a sleep: after the message that must not
  * arrive at node A, node B (which did get it) publishes a fence on the same channel. Redis (and
@@ -12,7 +13,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createLogger } from "../../src/log.ts";
 import { OptionError, StateError } from "../../src/errors.ts";
-import { createBus, MemoryBusHub, type ClusterBus, type BusMessageMeta } from "../../src/cluster/index.ts";
+import { createBus, MemoryBusHub, IpcBusHub, type ClusterBus, type BusMessageMeta } from "../../src/cluster/index.ts";
+import { closePortPair, portPair } from "../../src/cluster/ipc-port.ts";
 import { Inbox } from "../helpers/inbox.ts";
 import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
 
@@ -40,6 +42,27 @@ const impls: Impl[] = [
     nodes(n) {
       const hub = new MemoryBusHub();
       return Array.from({ length: n }, (_, i) => createBus({ nodeId: `node-${i}` }, { hub, logger }));
+    },
+  },
+  {
+    name: "ipc bus",
+    skip: false,
+    async start() {},
+    async stop() {},
+    nodes(n) {
+      const hub = new IpcBusHub({ logger });
+      return Array.from({ length: n }, (_, i) => {
+        const [worker, primary] = portPair();
+        hub.add(primary);
+        const bus = createBus({ ipc: true, nodeId: `node-${i}` }, { logger, port: worker });
+        // A worker's bus closes when the worker exits: cut its channel then.
+        const close = bus.close.bind(bus);
+        bus.close = async () => {
+          await close();
+          closePortPair(worker);
+        };
+        return bus;
+      });
     },
   },
   {
@@ -249,7 +272,9 @@ for (const impl of impls) {
       const hub = new MemoryBusHub();
       const small = impl.name === "memory bus"
         ? createBus({ nodeId: "small", busMaxPayloadBytes: 16 }, { hub, logger })
-        : createBus({ redis: redis!.url, prefix: "small:", busMaxPayloadBytes: 16 }, { logger });
+        : impl.name === "ipc bus"
+          ? createBus({ ipc: true, nodeId: "small", busMaxPayloadBytes: 16 }, { logger, port: portPair()[0] })
+          : createBus({ redis: redis!.url, prefix: "small:", busMaxPayloadBytes: 16 }, { logger });
       open.push(small);
       assert.throws(() => small.publish("ch", "x".repeat(17)), /busMaxPayloadBytes/);
       assert.throws(() => small.publish("ch", "é".repeat(9)), /busMaxPayloadBytes/, "bytes, not characters");

@@ -19,7 +19,7 @@ import { MemoryEngine, MemoryEngineHub } from "../../src/engine/memory-engine.ts
 import { RedisEngine } from "../../src/engine/redis-engine.ts";
 import { IpcEngine } from "../../src/engine/ipc-engine.ts";
 import { IpcEngineHub } from "../../src/engine/ipc-hub.ts";
-import { closePortPair, portPair, type IpcPort } from "../../src/engine/ipc-port.ts";
+import { closePortPair, portPair, type IpcPort } from "../../src/cluster/ipc-port.ts";
 import type { EngineOptions } from "../../src/engine/options.ts";
 import { REDIS_MISSING, redisServerPath, startRedis, type RedisHandle } from "../helpers/redis.ts";
 import { eventually, when } from "../helpers/until.ts";

@@ -21,11 +21,12 @@ export class NodeProcess {
   readonly #waiters = new Set<() => void>();
   #nextId = 1;
 
-  constructor(script: string, env: Record<string, string>) {
+  /** `ipc`: the child also gets an IPC channel (a worker of this test process as its primary). */
+  constructor(script: string, env: Record<string, string>, options: { ipc?: boolean } = {}) {
     this.#child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", script], {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: options.ipc === true ? ["pipe", "pipe", "pipe", "ipc"] : ["pipe", "pipe", "pipe"],
     });
     this.exited = once(this.#child, "exit").then(([code, signal]) => ({ code, signal })) as NodeProcess["exited"];
     void this.exited.then(() => this.#wake());
@@ -45,6 +46,11 @@ export class NodeProcess {
   /** False once the child has exited (a clean exit, a kill, a crash). */
   get running(): boolean {
     return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** The child process (for its IPC channel, when started with `ipc`). */
+  get child(): ChildProcess {
+    return this.#child;
   }
 
   get pid(): number | undefined {

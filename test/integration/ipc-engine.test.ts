@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { createLogger } from "../../src/log.ts";
 import { IpcEngineHub } from "../../src/engine/ipc-hub.ts";
 import { IpcEngine } from "../../src/engine/ipc-engine.ts";
-import { childPort, portPair, closePortPair, IPC_TAG } from "../../src/engine/ipc-port.ts";
+import { childPort, portPair, closePortPair } from "../../src/cluster/ipc-port.ts";
+import { IPC_TAG } from "../../src/engine/ipc-messages.ts";
 import { UnavailableError } from "../../src/errors.ts";
 import { eventually, when } from "../helpers/until.ts";
 

@@ -1,48 +1,20 @@
 /**
- * The wire between the IPC engine of a worker and the hub in its primary (issue 18: workers on
- * one machine share rooms without Redis, as socket.io's cluster adapter does over Node's IPC).
- * A port carries plain JSON-able messages in order; Node's `process.send` / `worker.send`
- * are one implementation, an in-process pair (tests) another.
- *
- * Every message of ours is tagged `sb: "engine"`, so other traffic on the same IPC channel
- * (user code calling process.send, the runtime's own messages) is left alone.
+ * The wire between a worker and its primary on one machine (issue 18: workers share rooms and
+ * the bus without Redis, as socket.io's cluster adapter does over Node's IPC). A port carries
+ * plain JSON-able messages in order; Node's `process.send` / `child.send` are one
+ * implementation, an in-process pair (tests) another. Users of a port tag their messages
+ * (`sb: "engine"`, `sb: "bus"`) so each ignores the others' and user code's traffic.
  */
 import type { ChildProcess } from "node:child_process";
 import type { Worker } from "node:cluster";
-import type { Push } from "./engine.ts";
-import type { HistoryPolicy } from "./options.ts";
-
-export const IPC_TAG = "engine";
 
 export interface IpcPort {
   /** Send in order; false when the other side is gone (the message is dropped). */
-  send(message: EngineMessage): boolean;
-  /** Every message that arrives (ours and others': filter with isEngineMessage). Returns an unsubscribe. */
+  send(message: object): boolean;
+  /** Every message that arrives (ours and others': filter by tag). Returns an unsubscribe. */
   onMessage(handler: (message: unknown) => void): () => void;
   /** The other side is gone (disconnect / exit). */
   onClose(handler: () => void): () => void;
-}
-
-/** What a worker asks of the hub. `policy` travels with each call: per-room overrides are functions and stay in the worker. */
-export type EngineRequest =
-  | { op: "hello"; nodeId: string }
-  | { op: "subscribe"; room: string }
-  | { op: "unsubscribe"; room: string }
-  | { op: "publish"; room: string; payload: string; except?: string; idempotencyKey?: string; policy: HistoryPolicy; windowMs: number; maxKeys: number }
-  | { op: "announce"; room: string; payload: string; except?: string }
-  | { op: "read"; room: string; policy: HistoryPolicy }
-  | { op: "add"; room: string; id: string; data?: unknown }
-  | { op: "remove"; room: string; id: string }
-  | { op: "members"; room: string };
-
-export type EngineMessage =
-  | { sb: typeof IPC_TAG; kind: "req"; id: number; req: EngineRequest }
-  | { sb: typeof IPC_TAG; kind: "res"; id: number; ok: true; value: unknown }
-  | { sb: typeof IPC_TAG; kind: "res"; id: number; ok: false; error: { name: string; message: string } }
-  | { sb: typeof IPC_TAG; kind: "push"; push: Push & { except?: string } };
-
-export function isEngineMessage(message: unknown): message is EngineMessage {
-  return typeof message === "object" && message !== null && (message as { sb?: unknown }).sb === IPC_TAG;
 }
 
 /** A worker's port to its primary (this process's IPC channel). */
