@@ -4,11 +4,12 @@
  *   npx tsx --conditions=source examples/dvb-css/cii-client.ts ws://127.0.0.1:7681/cii [--count N]
  *
  * The client mirrors the server's state: each message carries some properties; an absent one
- * keeps its previous value.
+ * keeps its previous value. Every message is checked (cii.ts parseCiiMessage): one that is not
+ * a JSON object, or has a property of the wrong shape, is reported and leaves the state alone.
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { mergeCii, type Cii } from "./cii.ts";
+import { CiiMessageError, mergeCii, parseCiiMessage, type Cii } from "./cii.ts";
 import { JsonSocket } from "./ws-json.ts";
 
 export class CiiClient {
@@ -23,9 +24,11 @@ export class CiiClient {
     return new CiiClient(await JsonSocket.open(url));
   }
 
-  /** Wait for the next CII message, apply it to `state`, and return it. */
+  /** Wait for the next CII message, check it, apply it to `state`, and return it. CiiMessageError: a bad message (the state is unchanged). */
   async next(timeoutMs?: number): Promise<Cii> {
-    const message = await this.socket.next<Cii>(timeoutMs);
+    const text = await this.socket.nextText(timeoutMs);
+    if (text === undefined) throw new CiiMessageError("CII message: a binary message, not JSON text");
+    const message = parseCiiMessage(text);
     this.state = mergeCii(this.state, message);
     return message;
   }
@@ -50,8 +53,12 @@ async function main(): Promise<void> {
     try {
       message = await client.next(24 * 3600 * 1000);
     } catch (err) {
-      console.error(err instanceof Error ? err.message : err);
-      break;
+      if (!(err instanceof CiiMessageError)) {
+        console.error(err instanceof Error ? err.message : err);
+        break;
+      }
+      console.error(`bad message from the server: ${err.message}`);
+      continue;
     }
     console.log(JSON.stringify({ received: message, state: client.state }, null, 2));
   }

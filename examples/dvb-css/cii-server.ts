@@ -5,19 +5,27 @@
  * each client only the properties that differ from what it was last told (with contentIdStatus
  * whenever contentId is sent), and nothing when nothing changed. Messages from clients are
  * ignored, as the spec says.
+ *
+ * `perClient(req)` gives properties that differ per client (wcUrl and tsUrl when the server is
+ * bound to a wildcard address: each client is told the host it connected to). They are worked
+ * out once, at the handshake, and override the shared state for that client.
  */
-import type { Connection, Endpoint, Server } from "switchboard";
+import { HandshakeRejection, type Connection, type Endpoint, type HandshakeRequest, type Server } from "switchboard";
 import { CII_PROTOCOL_VERSION, diffCii, isEmptyCii, mergeCii, validateCii, type Cii } from "./cii.ts";
 
 interface CiiConnectionData {
   /** The state this client has been told so far. */
   told: Cii;
+  /** Properties that are this client's own (from `perClient`), over the shared state. */
+  own: Cii;
 }
 
 export interface CiiServiceOptions {
   path?: string;
   initial?: Cii;
   maxConnections?: number;
+  /** Per-client properties, from the handshake; a HandshakeRejection refuses the client. */
+  perClient?: (req: HandshakeRequest) => Cii | HandshakeRejection | Promise<Cii | HandshakeRejection>;
 }
 
 export class CiiService {
@@ -30,8 +38,9 @@ export class CiiService {
     this.endpoint = server.endpoint<CiiConnectionData>(options.path ?? "/cii", {
       idPrefix: "cii",
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-      defaultData: () => ({ told: {} }),
-      open: (conn) => this.#tell(conn, this.#state),
+      defaultData: () => ({ told: {}, own: {} }),
+      ...(options.perClient !== undefined ? { handshake: this.#handshake(options.perClient) } : {}),
+      open: (conn) => this.#tell(conn, mergeCii(this.#state, conn.data.own)),
       // "Any messages sent by the client are ignored by the server."
       message: () => undefined,
     });
@@ -48,9 +57,18 @@ export class CiiService {
     validateCii(next);
     this.#state = next;
     for (const conn of this.endpoint.connections.values()) {
-      const diff = diffCii(conn.data.told, next);
+      const diff = diffCii(conn.data.told, mergeCii(next, conn.data.own));
       if (!isEmptyCii(diff)) this.#tell(conn, diff);
     }
+  }
+
+  #handshake(perClient: NonNullable<CiiServiceOptions["perClient"]>) {
+    return async (req: HandshakeRequest): Promise<HandshakeRejection | { data: Partial<CiiConnectionData> }> => {
+      const own = await perClient(req);
+      if (own instanceof HandshakeRejection) return own;
+      validateCii(own);
+      return { data: { own } };
+    };
   }
 
   #tell(conn: Connection<CiiConnectionData>, message: Cii): void {

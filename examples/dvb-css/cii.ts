@@ -65,23 +65,59 @@ export function isEmptyCii(cii: Cii): boolean {
   return CII_PROPERTIES.every((name) => cii[name] === undefined);
 }
 
+export class CiiMessageError extends Error {}
+
 /** Check a CII state before it is sent; throws with the property name on a bad value. */
 export function validateCii(cii: Cii): void {
   for (const key of Object.keys(cii)) {
     if (!(CII_PROPERTIES as readonly string[]).includes(key)) throw new TypeError(`CII: unknown property "${key}"`);
   }
+  const problem = ciiProblem(cii);
+  if (problem !== undefined) throw new TypeError(problem);
+}
+
+/**
+ * A CII message as a client receives it: one JSON object whose known properties have the
+ * spec's shapes. Unknown properties are left out (a later protocol version may add some).
+ * Throws CiiMessageError naming what is wrong.
+ */
+export function parseCiiMessage(text: string): Cii {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CiiMessageError("CII message: not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CiiMessageError("CII message: not a JSON object");
+  const known: Record<string, unknown> = {};
+  for (const name of CII_PROPERTIES) if (name in value) known[name] = (value as Record<string, unknown>)[name];
+  const problem = ciiProblem(known as Cii);
+  if (problem !== undefined) throw new CiiMessageError(`CII message: ${problem.replace(/^CII /, "")}`);
+  return ordered(known as Cii);
+}
+
+/** What is wrong with the known properties of `cii`, or undefined. */
+function ciiProblem(cii: Cii): string | undefined {
+  const problems: string[] = [];
   const check = (name: keyof Cii, ok: (v: unknown) => boolean, what: string): void => {
     const value = cii[name];
-    if (value !== undefined && value !== null && !ok(value)) throw new TypeError(`CII ${name}: must be ${what} or null`);
+    // undefined is "absent"; JSON cannot carry it, so a received message never has it.
+    if (value !== undefined && value !== null && !ok(value)) problems.push(`CII ${name}: must be ${what} or null`);
   };
   const isString = (v: unknown): boolean => typeof v === "string";
   check("protocolVersion", (v) => v === CII_PROTOCOL_VERSION, `"${CII_PROTOCOL_VERSION}"`);
   check("contentIdStatus", (v) => v === "partial" || v === "final", `"partial" or "final"`);
   check("presentationStatus", (v) => typeof v === "string" && /^[^ ]+( [^ ]+)*$/.test(v), "space-separated terms");
-  for (const name of ["mrsUrl", "contentId", "wcUrl", "tsUrl", "teUrl"] as const) check(name, isString, "a URI string");
+  for (const name of ["mrsUrl", "contentId"] as const) check(name, isString, "a URI string");
+  check("wcUrl", (v) => typeof v === "string" && WC_URL.test(v), "udp://<host>:<port>");
+  for (const name of ["tsUrl", "teUrl"] as const) check(name, (v) => typeof v === "string" && WS_URL.test(v), "a ws:// or wss:// URL");
   check("timelines", (v) => Array.isArray(v) && v.every(isTimelineOption), "a list of timeline options");
   check("private", isPrivate, "a list of objects with a \"type\" URI");
+  return problems[0];
 }
+
+const WC_URL = /^udp:\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/:[\]]+):\d{1,5}\/?$/;
+const WS_URL = /^wss?:\/\/[^\s/]+(\/\S*)?$/;
 
 function isTimelineOption(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;

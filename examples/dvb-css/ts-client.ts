@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { encodeSetupData, parseControlTimestamp, type ControlTimestamp, type SetupData } from "./ts-messages.ts";
+import { TsMessageError, encodeSetupData, parseControlTimestamp, type ControlTimestamp, type SetupData } from "./ts-messages.ts";
 import { JsonSocket } from "./ws-json.ts";
 
 export class TsClient {
@@ -24,10 +24,14 @@ export class TsClient {
     return new TsClient(socket);
   }
 
-  /** The next Control Timestamp (validated). */
+  /**
+   * The next Control Timestamp, validated: a TsMessageError says what is wrong with it
+   * ("Control Timestamp: not JSON" for text that is not JSON, or for a binary message).
+   */
   async next(timeoutMs?: number): Promise<ControlTimestamp> {
-    const message = await this.socket.next<unknown>(timeoutMs);
-    return parseControlTimestamp(JSON.stringify(message));
+    const text = await this.socket.nextText(timeoutMs);
+    if (text === undefined) throw new TsMessageError("Control Timestamp: a binary message, not JSON text");
+    return parseControlTimestamp(text);
   }
 
   close(): void {
@@ -50,8 +54,13 @@ async function main(): Promise<void> {
     try {
       ct = await client.next(24 * 3600 * 1000);
     } catch (err) {
-      console.error(err instanceof Error ? err.message : err);
-      break;
+      if (!(err instanceof TsMessageError)) {
+        console.error(err instanceof Error ? err.message : err);
+        break;
+      }
+      // A bad message from the server is reported and skipped: the next one may be fine.
+      console.error(`bad message from the server: ${err.message}`);
+      continue;
     }
     console.log(ct.contentTime === null
       ? `timeline unavailable (wall clock ${ct.wallClockTime})`

@@ -11,7 +11,8 @@
  * ignored (logged) when not — they are informative only.
  *
  * When a timeline changes (or the content id, or the set of sources), every client whose
- * Control Timestamp changed gets a new one; an unchanged one is not re-sent.
+ * Control Timestamp changed gets a new one; an unchanged one is not re-sent. Changes made in
+ * one `batch()` are sent as one.
  */
 import { CloseCode, type Connection, type Endpoint, type Server } from "switchboard";
 import type { TimelineSource } from "./timeline.ts";
@@ -39,6 +40,8 @@ export class TsService {
   readonly #wallClock: WallClock;
   readonly #sources = new Map<TimelineSource, () => void>();
   #contentId: string | null;
+  #batchDepth = 0;
+  #batchDirty = false;
 
   constructor(server: Server, options: TsServiceOptions) {
     this.#wallClock = options.wallClock;
@@ -89,7 +92,28 @@ export class TsService {
 
   /** Send a new Control Timestamp to every set-up client whose timestamp changed. */
   updateAll(): void {
+    if (this.#batchDepth > 0) {
+      this.#batchDirty = true;
+      return;
+    }
     for (const conn of this.endpoint.connections.values()) this.#update(conn);
+  }
+
+  /**
+   * Run `changes` (timeline and content id changes) as one: clients are sent only the Control
+   * Timestamps of the state after all of them, never one for a half-applied change.
+   */
+  batch(changes: () => void): void {
+    this.#batchDepth += 1;
+    try {
+      changes();
+    } finally {
+      this.#batchDepth -= 1;
+      if (this.#batchDepth === 0 && this.#batchDirty) {
+        this.#batchDirty = false;
+        this.updateAll();
+      }
+    }
   }
 
   #setup(conn: Connection<TsConnectionData>, data: Buffer, isBinary: boolean): void {

@@ -11,8 +11,14 @@
  *                + our max freq error × (t4 - t1) + server max freq error × (t3 - t2)
  * (ETSI TS 103 286-2 annex C; pydvbcss's Candidate). The candidate with the lowest dispersion wins.
  * A type-2 response waits (bounded) for its type-3 follow-up, whose transmit timevalue replaces t3.
+ *
+ * A reply is used only when it comes from the server's address and port (anyone can send a
+ * datagram to our port) and its receive timevalue is not after its transmit timevalue (else the
+ * server's clock or packing is broken and the offset would be nonsense). Other replies are
+ * reported in `rejected`, and the request keeps waiting for a good one.
  */
-import { createSocket } from "node:dgram";
+import { createSocket, type RemoteInfo } from "node:dgram";
+import { lookup } from "node:dns/promises";
 import { pathToFileURL } from "node:url";
 import { measurePrecision } from "./wall-clock.ts";
 import { WcMessageError, WcType, decodeMaxFreqError, decodePrecision, packWc, unpackWc, type WcMessage } from "./wc-message.ts";
@@ -48,32 +54,57 @@ export function candidateFrom(response: WcMessage, t4: bigint, clientPrecisionSe
   return { offsetNs, rttNs, dispersionNs: BigInt(Math.ceil(seconds * 1e9)), t1, t2, t3, t4, followUp };
 }
 
-export async function measureWallClock(options: WcClientOptions): Promise<{ best: WcCandidate; candidates: WcCandidate[]; lost: number }> {
+export interface WcMeasurement {
+  best: WcCandidate;
+  candidates: WcCandidate[];
+  /** Requests that got no usable answer in time. */
+  lost: number;
+  /** Why each reply that was not used was refused (wrong source, receive after transmit). */
+  rejected: string[];
+}
+
+/** Why a reply to our request cannot be used, or undefined when it can. */
+export function replyProblem(message: WcMessage, from: RemoteInfo, server: { address: string; port: number }): string | undefined {
+  if (from.address !== server.address || from.port !== server.port) {
+    return `reply from ${from.address}:${from.port}, not from the server ${server.address}:${server.port}`;
+  }
+  if (message.receive > message.transmit) return `receive timevalue ${message.receive} is after transmit timevalue ${message.transmit}`;
+  return undefined;
+}
+
+export async function measureWallClock(options: WcClientOptions): Promise<WcMeasurement> {
   const clock = options.clock ?? (() => process.hrtime.bigint());
   const count = options.count ?? 8;
   const timeoutMs = options.timeoutMs ?? 1000;
   const precision = measurePrecision();
   const mfe = options.maxFreqErrorPpm ?? 500;
-  const socket = createSocket("udp4");
+  // Replies are compared with the server's address, so a host name is resolved first.
+  const resolved = await lookup(options.host);
+  const server = { address: resolved.address, port: options.port };
+  const socket = createSocket(resolved.family === 6 ? "udp6" : "udp4");
   const candidates: WcCandidate[] = [];
+  const rejected: string[] = [];
   let lost = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const candidate = await exchange(socket, options, clock, timeoutMs, precision, mfe);
+      const candidate = await exchange(socket, server, clock, timeoutMs, precision, mfe, rejected);
       if (candidate === undefined) lost += 1;
       else candidates.push(candidate);
     }
   } finally {
     socket.close();
   }
-  if (candidates.length === 0) throw new Error(`no response from udp://${options.host}:${options.port} to ${count} requests`);
+  if (candidates.length === 0) {
+    const why = rejected.length === 0 ? "" : ` (replies refused: ${[...new Set(rejected)].join("; ")})`;
+    throw new Error(`no usable response from udp://${options.host}:${options.port} to ${count} requests${why}`);
+  }
   const best = candidates.reduce((a, b) => (b.dispersionNs < a.dispersionNs ? b : a));
-  return { best, candidates, lost };
+  return { best, candidates, lost, rejected };
 }
 
 function exchange(
-  socket: ReturnType<typeof createSocket>, options: WcClientOptions, clock: () => bigint,
-  timeoutMs: number, precision: number, mfe: number,
+  socket: ReturnType<typeof createSocket>, server: { address: string; port: number }, clock: () => bigint,
+  timeoutMs: number, precision: number, mfe: number, rejected: string[],
 ): Promise<WcCandidate | undefined> {
   return new Promise((resolve) => {
     let pending: { response: WcMessage; t4: bigint } | undefined;
@@ -85,7 +116,7 @@ function exchange(
     // No answer (or no follow-up) in time: use what we have.
     const timer = setTimeout(() => finish(pending && candidateFrom(pending.response, pending.t4, precision, mfe, false)), timeoutMs);
     const t1 = clock();
-    const onMessage = (data: Buffer): void => {
+    const onMessage = (data: Buffer, from: RemoteInfo): void => {
       const t4 = clock();
       let message: WcMessage;
       try {
@@ -95,6 +126,11 @@ function exchange(
         throw err;
       }
       if (message.originate !== t1) return; // a late answer to an earlier request
+      const problem = replyProblem(message, from, server);
+      if (problem !== undefined) {
+        rejected.push(problem);
+        return;
+      }
       if (message.type === WcType.Response) finish(candidateFrom(message, t4, precision, mfe, false));
       else if (message.type === WcType.ResponseWithFollowUp) pending = { response: message, t4 };
       else if (message.type === WcType.FollowUp) {
@@ -104,7 +140,7 @@ function exchange(
     };
     socket.on("message", onMessage);
     const request: WcMessage = { type: WcType.Request, precision: 0, maxFreqError: 0, originate: t1, receive: 0n, transmit: 0n };
-    socket.send(packWc(request), options.port, options.host);
+    socket.send(packWc(request), server.port, server.address);
   });
 }
 
@@ -122,7 +158,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const { host, port } = parseUdpUrl(url);
-  const { best, candidates, lost } = await measureWallClock({ host, port, count: Number(countArg ?? 8) });
+  const { best, candidates, lost, rejected } = await measureWallClock({ host, port, count: Number(countArg ?? 8) });
   console.log(JSON.stringify({
     offsetNs: best.offsetNs.toString(),
     dispersionNs: best.dispersionNs.toString(),
@@ -130,6 +166,7 @@ async function main(argv: string[]): Promise<void> {
     followUp: best.followUp,
     responses: candidates.length,
     lost,
+    rejected,
   }, null, 2));
 }
 

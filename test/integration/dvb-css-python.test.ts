@@ -40,7 +40,9 @@ test("an independent Python client: CSS-WC bytes and offset, CII first message, 
       wc: { version: number; type: number; reserved: number; maxFreqError: number; offset: number; ordered: boolean };
       cii: Record<string, unknown>;
       ct: Record<string, unknown>;
+      errors: string[];
     };
+    assert.deepEqual(seen.errors, [], "the client found nothing wrong");
     assert.equal(seen.wc.version, 0);
     assert.equal(seen.wc.type, 1);
     assert.equal(seen.wc.reserved, 0);
