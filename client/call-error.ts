@@ -11,7 +11,13 @@ export type ClientErrorCode =
   /** The offline queue was full, so the call was never sent. */
   | "queue_full"
   /** The client was closed with `close()`. */
-  | "closed";
+  | "closed"
+  /**
+   * The server refused the connection (a 44xx close, 4002, or an HTTP status in Node); the
+   * message carries its code and reason. Permanent refusals fail every pending call at once;
+   * the server runs nothing a refused connection sends.
+   */
+  | "refused";
 
 export type CallErrorCode = ErrorCode | ClientErrorCode;
 

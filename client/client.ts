@@ -12,7 +12,7 @@ import {
   BuiltinPush, BuiltinTask, STREAMS_PARAM, SUBPROTOCOL,
   type PresenceMember, type Push, type ReplayedPush, type ServerMessage, type StreamPosition, type TaskSpec, type Welcome,
 } from "../src/protocol/messages.ts";
-import { CloseCode } from "../src/protocol/close-codes.ts";
+import { CloseCode, describeCloseCode, isRefusalCloseCode, refusalCloseCode } from "../src/protocol/close-codes.ts";
 import { CallError } from "./call-error.ts";
 import { ClientError, messageOf } from "./client-error.ts";
 import { Emitter, logUnheard } from "./events.ts";
@@ -41,7 +41,10 @@ export interface ClientOptions {
 
 export interface ClientEvents {
   [event: string]: unknown[];
-  /** The socket is open (first time and after every reconnect). */
+  /**
+   * The server accepted the connection and welcomed it: `client.welcome` is this connection's
+   * welcome (first time and after every reconnect). Calls and sends go out from here on.
+   */
   open: [];
   /** The socket closed; `willReconnect` says whether the client will try again. */
   close: [code: number, reason: string, willReconnect: boolean];
@@ -55,8 +58,9 @@ export interface ClientEvents {
   unrecovered: [info: UnrecoveredRoom];
   /**
    * Something went wrong and the client handled it: a failed connection attempt (the `close`
-   * that follows says whether it retries), an unreadable frame, a listener that threw. Never
-   * fatal; see ClientError's `kind`.
+   * that follows says whether it retries), a refusal by the server (kind "refused", with
+   * `code`, `reason` and `permanent`; a permanent one ends the client: state "failed"), an
+   * unreadable frame, a listener that threw. See ClientError's `kind`.
    */
   error: [error: ClientError];
 }
@@ -76,6 +80,13 @@ export interface JoinReply {
   pushes?: ReplayedPush[];
   recovered?: boolean;
 }
+
+/**
+ * connecting: an attempt is under way (the socket opens, or waits for the welcome);
+ * open: welcomed; reconnecting: waiting for the next attempt's backoff delay;
+ * closed: close() was called; failed: ended by the server or by giving up (see `failure`).
+ */
+export type ClientState = "connecting" | "open" | "reconnecting" | "closed" | "failed";
 
 type AnyTasks = Record<string, TaskSpec>;
 type AnyPushes = Record<string, unknown>;
@@ -106,11 +117,17 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends { [K in keyof P]: unknown } = AnyPushes> {
   /** The server's URL as the client uses it: absolute, ws: or wss: (http(s): given is mapped). */
   readonly url: string;
-  /** The server's welcome on the current connection (user, connection id, rooms). */
+  /** The server's welcome on the current connection (user, connection id, rooms): set before `open` fires, every time. */
   welcome: Welcome | undefined;
+  /** Why the client ended without close() (a permanent refusal, a final close, reconnects used up); undefined until then. */
+  failure: ClientError | undefined;
   private socket: InstanceType<WebSocketConstructor> | undefined;
   /** The current socket fired `open` (its errors are then not connect failures). */
   private socketOpened = false;
+  /** The current socket got its welcome: frames go out (nothing is sent to a connection the server may still refuse). */
+  private ready = false;
+  /** The HTTP status the current socket's upgrade was answered with (Node's `ws` only). */
+  private httpStatus: { status: number; text: string } | undefined;
   /** `ws`, once loaded, where the runtime has no global WebSocket. */
   private loadedWebSocket: WebSocketConstructor | undefined;
   private readonly events = new Emitter<ClientEvents>((event, thrown) => this.listenerThrew(`an "${event}" listener`, thrown));
@@ -148,8 +165,16 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     queueMicrotask(() => this.guard(() => this.connect()));
   }
 
+  /** Welcomed on an open socket. */
   get connected(): boolean {
-    return this.socket?.readyState === OPEN;
+    return this.ready && this.socket?.readyState === OPEN;
+  }
+
+  get state(): ClientState {
+    if (this.closedByUser) return "closed";
+    if (this.closed) return "failed";
+    if (this.connected) return "open";
+    return this.retryTimer === undefined ? "connecting" : "reconnecting";
   }
 
   /** Rooms this client is in (joined at connect or with join()); rejoined after a reconnect. */
@@ -179,8 +204,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private request(task: string, data: unknown, options: { timeoutMs?: number }, onReply?: (data: unknown) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
-        const code = this.closedByUser ? "closed" : "disconnected";
-        return reject(new CallError(code, code === "closed" ? "the client is closed" : "the connection closed for good", task));
+        if (this.closedByUser) return reject(new CallError("closed", "the client is closed", task));
+        if (this.failure?.kind === "refused") return reject(new CallError("refused", this.failure.message, task));
+        return reject(new CallError("disconnected", "the connection closed for good", task));
       }
       // A throw in here (bad timeoutMs, data JSON cannot encode) rejects this call's promise.
       const timeoutMs = options.timeoutMs === undefined ? this.callTimeoutMs : checkTimeout(options.timeoutMs, "timeoutMs");
@@ -278,7 +304,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
         (err: unknown) => {
           this.recovering.delete(room);
           // "disconnected": the next reconnect tries again from the same position.
-          if (!(err instanceof CallError && (err.code === "disconnected" || err.code === "closed"))) {
+          if (!(err instanceof CallError && (err.code === "disconnected" || err.code === "closed" || err.code === "refused"))) {
             this.report(new ClientError("internal", `could not rejoin room ${room}: ${messageOf(err)}`, err));
           }
         },
@@ -326,6 +352,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       socket = new Ctor(this.connectUrl(), SUBPROTOCOL);
       this.socket = socket;
       this.socketOpened = false;
+      this.ready = false;
+      this.httpStatus = undefined;
+      this.readHttpRefusal(socket);
       socket.onopen = () => this.guard(() => this.onOpen(socket));
       socket.onmessage = (event: { data: unknown }) => {
         // Inline rather than guard(): this is the per-message path, so no closure per message.
@@ -370,20 +399,49 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     return url.toString();
   }
 
+  /**
+   * Node's `ws` lets a client read the HTTP status of a refused upgrade (a browser never can):
+   * keep it, so the close that follows is reported as that refusal. With a listener, `ws` no
+   * longer aborts on its own: terminate() does, with the usual error and 1006 close events.
+   */
+  private readHttpRefusal(socket: InstanceType<WebSocketConstructor>): void {
+    if (typeof socket.once !== "function" || typeof socket.terminate !== "function") return; // a browser's or undici's WebSocket
+    socket.once("unexpected-response", (_req: unknown, res: { statusCode?: number; statusMessage?: string }) =>
+      this.guard(() => {
+        if (socket !== this.socket) return;
+        this.httpStatus = { status: Number(res.statusCode), text: String(res.statusMessage ?? "") };
+        socket.terminate();
+      }),
+    );
+  }
+
+  /** The socket is open; the connection is not yet accepted: that is the welcome (or a refusal close). */
   private onOpen(socket: unknown): void {
     if (socket !== this.socket) return;
     this.socketOpened = true;
-    const attempts = this.backoff?.attempts ?? 0;
-    this.backoff?.reset();
-    this.queue.drain((frame) => {
-      if (!this.write(frame.text)) return false;
-      const call = frame.id === undefined ? undefined : this.pending.get(frame.id);
-      if (call) call.sent = true;
-      return true;
-    });
-    if (this.lost) this.recover();
-    this.events.emit("open");
-    if (this.lost) this.events.emit("reconnect", attempts);
+  }
+
+  /** The welcome: the server accepted this connection. Frames go out, rooms recover, then `open`. */
+  private onWelcome(welcome: Welcome): void {
+    const first = !this.ready;
+    if (first) {
+      this.ready = true;
+      const attempts = this.backoff?.attempts ?? 0;
+      this.backoff?.reset();
+      this.queue.drain((frame) => {
+        if (!this.write(frame.text)) return false;
+        const call = frame.id === undefined ? undefined : this.pending.get(frame.id);
+        if (call) call.sent = true;
+        return true;
+      });
+      // Before welcomed(): a recovering room keeps its own position, not the welcome's.
+      if (this.lost) this.recover();
+      this.welcomed(welcome);
+      this.events.emit("open");
+      if (this.lost) this.events.emit("reconnect", attempts);
+      return;
+    }
+    this.welcomed(welcome);
   }
 
   private onMessage(socket: unknown, raw: unknown): void {
@@ -402,7 +460,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   private dispatch(message: ServerMessage): void {
     if (isPush(message)) {
-      if (message.task === BuiltinPush.Welcome) this.welcomed(message.data as Welcome);
+      if (message.task === BuiltinPush.Welcome) this.onWelcome(message.data as Welcome);
       if (message.offset !== undefined && !this.inStream(message)) return;
       this.deliver(message.task, message.data);
       return;
@@ -458,8 +516,24 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   private onClose(socket: unknown, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
-    this.connectionLost(code, reason);
+    this.ready = false;
+    this.connectionLost(code, reason, true, this.closedByUser ? undefined : this.refusalOf(code, reason));
     if (this.closedByUser) this.closing?.resolve();
+  }
+
+  /** The refusal a close stands for: a 44xx or 4002 close, or (Node) the HTTP status the upgrade got. */
+  private refusalOf(code: number, reason: string): ClientError | undefined {
+    const http = this.httpStatus;
+    if (http !== undefined) {
+      const equivalent = refusalCloseCode(http.status);
+      const permanent = !describeCloseCode(equivalent).retryable;
+      const details = { code: equivalent, reason: http.text, permanent, status: http.status };
+      return new ClientError("refused", `${this.url} refused the upgrade with HTTP ${http.status} ${http.text}`.trim(), undefined, details);
+    }
+    if (!(isRefusalCloseCode(code) || code === CloseCode.SessionRejected)) return undefined;
+    const { retryable, meaning } = describeCloseCode(code);
+    const why = reason === "" ? meaning : reason;
+    return new ClientError("refused", `the server refused the connection (${code}): ${why}`, undefined, { code, reason, permanent: !retryable });
   }
 
   /**
@@ -467,19 +541,30 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
    * that failed before there was one, as 1006): retry with backoff after a retryable code,
    * otherwise close for good.
    */
-  private connectionLost(code: number, reason: string, mayRetry = true): void {
-    // Calls that went out may or may not have run: the caller decides whether to retry.
+  private connectionLost(code: number, reason: string, mayRetry = true, refusal?: ClientError): void {
+    // Calls that went out may or may not have run: the caller decides whether to retry. (A
+    // refused connection ran none; nothing is sent before the welcome anyway.)
     for (const [id, call] of this.pending) {
-      if (call.sent) this.settle(id, new CallError("disconnected", `connection closed (${code}) before the reply`, call.task));
+      if (!call.sent) continue;
+      if (refusal !== undefined) this.settle(id, new CallError("refused", refusal.message, call.task));
+      else this.settle(id, new CallError("disconnected", `connection closed (${code}) before the reply`, call.task));
     }
-    const delay = mayRetry && !this.closed && isRetryableClose(code) ? this.nextDelay() : undefined;
-    this.events.emit("close", code, reason, delay !== undefined);
-    if (this.closed) return; // close() was called, maybe by a close listener just now
-    if (delay === undefined) {
+    const retryable = refusal === undefined ? isRetryableClose(code) : !refusal.permanent;
+    const delay = mayRetry && !this.closed && retryable ? this.nextDelay() : undefined;
+    // The refusal first: a `close` listener that reads `failure` or `state` sees the outcome.
+    if (refusal !== undefined) this.report(refusal);
+    if (delay === undefined && !this.closed) {
       this.closed = true;
-      this.failAll("disconnected", `connection closed (${code}) and will not reconnect`);
+      this.failure = refusal ?? new ClientError("connect", `connection closed (${code}${reason === "" ? "" : ` ${reason}`}) and will not reconnect`, undefined, {
+        code, reason, permanent: !retryable || !mayRetry,
+      });
+      this.failAll(refusal === undefined ? "disconnected" : "refused", refusal?.message ?? `connection closed (${code}) and will not reconnect`);
+      this.events.emit("close", code, reason, false);
       return;
     }
+    // An `error` listener may have called close() just now: then there is no retry.
+    this.events.emit("close", code, reason, delay !== undefined && !this.closed);
+    if (this.closed || delay === undefined) return; // close() was called, maybe by a close listener just now
     this.lost = true;
     this.retryTimer = setTimeout(() => this.guard(() => this.connect()), delay);
   }
@@ -496,8 +581,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   }
 
   private onSocketError(socket: unknown, event: unknown): void {
-    // Closing on purpose makes `ws` report an aborted handshake: that is not an error.
-    if (socket !== this.socket || this.closedByUser) return;
+    // Closing on purpose makes `ws` report an aborted handshake: that is not an error. Nor is
+    // the abort after an HTTP refusal: its close reports the refusal itself.
+    if (socket !== this.socket || this.closedByUser || this.httpStatus !== undefined) return;
     const cause = (event as { error?: unknown } | null)?.error ?? event;
     const detail = (event as { message?: unknown } | null)?.message;
     // Browsers give no detail (on purpose); the close event that follows has the code.
@@ -533,7 +619,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   }
 
   private write(text: string): boolean {
-    if (this.socket?.readyState !== OPEN) return false;
+    if (!this.ready || this.socket?.readyState !== OPEN) return false;
     this.socket.send(text);
     return true;
   }
@@ -546,7 +632,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     call.reject(err);
   }
 
-  private failAll(code: "closed" | "disconnected", message: string): void {
+  private failAll(code: "closed" | "disconnected" | "refused", message: string): void {
     this.queue.clear();
     for (const id of [...this.pending.keys()]) this.settle(id, new CallError(code, message, this.pending.get(id)!.task));
   }

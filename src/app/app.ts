@@ -5,10 +5,11 @@
  */
 import { z } from "zod";
 import { OptionError, HandshakeRejection, reject, toCloseCode } from "../errors.ts";
-import { runHook } from "../hooks.ts";
+import { asError, runHook } from "../hooks.ts";
 import { LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { encodePush } from "../protocol/codec.ts";
+import { refusalCloseCode } from "../protocol/close-codes.ts";
 import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, STREAMS_PARAM, SUBPROTOCOL, type StreamPosition, type Welcome } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { Endpoint } from "../endpoint/endpoint.ts";
@@ -28,7 +29,7 @@ import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type Tas
 /**
  * Who may be in which room. true (default): anyone, anywhere. false: the rooms of `?room=` at
  * connect only (room.join / room.leave → forbidden). A function decides each case, including
- * "connect" (refused there with HTTP 403).
+ * "connect" (refused there: accepted, then closed with 4403).
  */
 export type RoomAction = "connect" | "join" | "leave";
 export type RoomPolicy = boolean | ((user: User, room: string, action: RoomAction) => boolean | Promise<boolean>);
@@ -38,7 +39,7 @@ export interface AppOptions {
   session?: Session;
   /** Send room.joined / room.left pushes and list members in replies. Default false. */
   presence?: boolean;
-  /** Room policy: `?room=` at connect (403) and room.join / room.leave (`forbidden`). */
+  /** Room policy: `?room=` at connect (closed with 4403) and room.join / room.leave (`forbidden`). */
   rooms?: RoomPolicy;
   /** Over `maxPushBufferedBytes`: "drop" the push (default) or "close" the connection (4000). */
   pushPolicy?: PushPolicy;
@@ -56,7 +57,7 @@ export interface AppOptions {
   open?(conn: AppConnection): void | Promise<void>;
   close?(conn: AppConnection, code: number, reason: string): void | Promise<void>;
   /** Endpoint settings passed through (maxConnections, maxPayload, idPrefix, …). */
-  endpoint?: Omit<EndpointOptions<AppData>, "handshake" | "open" | "message" | "close" | "protocols" | "defaultData">;
+  endpoint?: Omit<EndpointOptions<AppData>, "handshake" | "open" | "message" | "close" | "protocols" | "protocolMismatch" | "defaultData">;
 }
 
 /** What the handshake stores on the endpoint connection. */
@@ -65,12 +66,20 @@ export interface AppData {
   rooms: string[];
   /** `?streams=1`: room pushes with their stream position (docs/protocol.md, "Room streams"). */
   streams: boolean;
+  /**
+   * Set when the app refused the connection. It is accepted at the WebSocket level and closed
+   * at once with this code (docs/protocol.md, "Refusals"): a browser cannot read the HTTP
+   * status of a refused upgrade, but it reads a close code. It never becomes an app connection.
+   */
+  refusal?: { code: number; reason: string };
 }
 
 export interface AppStats extends RouterStats {
   connections: number;
   rooms: number;
   pushes: PushCounters;
+  /** Connections the app refused (accepted by the endpoint, then closed with a 44xx/1011/1013 code; docs/protocol.md, "Refusals"). */
+  refused: number;
 }
 
 const APP_KEYS = new Set([
@@ -102,6 +111,8 @@ export class App {
   readonly #session: Session;
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
   #endpoint: Endpoint<AppData> | undefined;
+  /** Connections refused at connect (closed before their welcome). */
+  #refused = 0;
 
   constructor(readonly path: string, private readonly options: AppOptions, log: Logger, cluster: ClusterService, work?: WorkTracker) {
     this.#log = log.child({ app: path });
@@ -153,7 +164,7 @@ export class App {
   }
 
   stats(): AppStats {
-    return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters } };
+    return { ...this.#router.stats, connections: this.#conns.size, rooms: this.rooms.list().length, pushes: { ...this.#gate.counters }, refused: this.#refused };
   }
 
   /**
@@ -176,7 +187,14 @@ export class App {
     return {
       ...this.options.endpoint,
       protocols: [SUBPROTOCOL],
-      handshake: async (req) => ({ data: await this.#handshake(req) }),
+      // A client that offers only other subprotocols is refused by the app (4406), not with 400.
+      protocolMismatch: "accept",
+      handshake: async (req) => {
+        const data = await this.#handshake(req);
+        // Browsers and ws fail an upgrade that offered subprotocols and got none back, and would
+        // never read the 4406: the refusal selects the client's first offer (and speaks nothing).
+        return data.refusal !== undefined && req.protocol === "" && req.protocols.length > 0 ? { data, protocol: req.protocols[0]! } : { data };
+      },
       open: (conn) => this.#open(conn),
       message: (conn, data, isBinary) => {
         const appConn = this.#conns.get(conn.id);
@@ -193,7 +211,22 @@ export class App {
     this.#cluster.onRoomPush((push, recipients) => this.rooms.deliverPush(push, recipients));
   }
 
+  /** Admit the upgrade, or refuse it with a code of the 44xx block (docs/protocol.md, "Refusals"). */
   async #handshake(req: HandshakeRequest): Promise<AppData> {
+    try {
+      return await this.#admit(req);
+    } catch (err) {
+      if (err instanceof HandshakeRejection) return refused(refusalCloseCode(err.status), err.reason);
+      // A bug of session() or the room policy, not the client's fault: 1011, which a client retries.
+      this.#log.error({ err: asError(err) }, "session or room policy threw at connect; the connection is refused with 1011");
+      return refused(refusalCloseCode(500), "internal error");
+    }
+  }
+
+  async #admit(req: HandshakeRequest): Promise<AppData> {
+    if (req.protocol === "" && req.protocols.length > 0) {
+      throw reject(406, `subprotocol not supported; this server speaks ${SUBPROTOCOL}`);
+    }
     const rooms = roomsAtConnect(req);
     if (rooms.some((room) => !isRoomName(room))) throw reject(400, "a room name is 1-256 characters");
     if (rooms.length > this.#limits.maxRoomsPerConnection) throw reject(400, "too many rooms");
@@ -209,6 +242,14 @@ export class App {
   }
 
   #open(raw: Connection<AppData>): void {
+    const refusal = raw.data.refusal;
+    if (refusal !== undefined) {
+      // Its slot in maxConnections is held until the socket is gone (closeTimeoutMs at most).
+      this.#refused++;
+      this.#log.debug({ conn: raw.id, code: refusal.code, reason: refusal.reason }, "connection refused by the app");
+      raw.close(refusal.code, refusal.reason);
+      return;
+    }
     const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, {
       max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs,
     }, raw.data.streams === true);
@@ -347,6 +388,11 @@ function roomsAtConnect(req: HandshakeRequest): string[] {
   } catch {
     return []; // an unparsable Referer is ignored: no room
   }
+}
+
+/** The handshake data of a refused connection: no user, no rooms; #open closes it with `code`. */
+function refused(code: number, reason: string): AppData {
+  return { user: { id: "", name: "" }, rooms: [], streams: false, refusal: { code, reason } };
 }
 
 function appLimit(options: AppOptions, name: LimitName & keyof AppOptions): number {

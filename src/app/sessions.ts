@@ -1,6 +1,8 @@
 /**
  * Sessions: who is on the other end of a connection. A session is one function,
- * `session(req) → user | rejection`, run once at the upgrade, before any WebSocket exists.
+ * `session(req) → user | rejection`, run once at the upgrade. A rejection `reject(status,
+ * reason)` is answered in a way browsers can read: the WebSocket is accepted and closed at once
+ * with 4000 + status (401 → 4401) and the reason (docs/protocol.md, "Refusals").
  * Built in: anonymous (the default) and signed tokens (JWT, HS256, through `jose`).
  */
 import { jwtVerify, SignJWT, errors as joseErrors } from "jose";
@@ -18,7 +20,7 @@ export interface SessionRequest {
   readonly remoteAddress?: string | undefined;
 }
 
-/** Return a user, or a rejection (`reject(401, "…")`), or throw one. */
+/** Return a user, or a rejection (`reject(401, "…")` → close 4401), or throw one. Anything else thrown → close 1011. */
 export type Session = (req: SessionRequest) => User | HandshakeRejection | Promise<User | HandshakeRejection>;
 
 /** Every connection gets a fresh `anon-<n>` user (counted per session object, not globally). */
@@ -33,7 +35,7 @@ export function anonymousSession(prefix = "anon"): Session {
 export interface TokenSessionOptions {
   /** The HS256 secret (at least 32 bytes). */
   secret: string | Uint8Array;
-  /** Without a token: refuse with 401 (true, default) or fall back to an anonymous user. */
+  /** Without a token: refuse (4401, true, default) or fall back to an anonymous user. */
   required?: boolean;
   issuer?: string;
   audience?: string;
@@ -60,7 +62,7 @@ export function tokenSession(options: TokenSessionOptions): Session {
       const { sub, iat: _iat, exp: _exp, nbf: _nbf, iss: _iss, aud: _aud, jti: _jti, ...claims } = payload;
       return { ...claims, id: sub, name: typeof claims.name === "string" ? claims.name : sub };
     } catch (err) {
-      // An expired or forged token is expected input: its answer is 401, with the reason.
+      // An expired or forged token is expected input: its answer is 4401, with the reason.
       if (err instanceof joseErrors.JOSEError) return reject(401, `bad session token: ${err.code}`);
       throw err;
     }

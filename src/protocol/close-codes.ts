@@ -4,6 +4,11 @@
  *
  * Pure data: imported by the server and by the client (which uses `retryable` to decide
  * whether reconnecting can help).
+ *
+ * The 4400–4499 block is the app layer's refusals (docs/protocol.md, "Refusals"): a browser
+ * cannot read the HTTP status of a refused upgrade, so an app accepts the WebSocket and closes
+ * it at once with 4000 + the HTTP status it would have answered (401 → 4401). A client reads
+ * the code in every environment.
  */
 export const CloseCode = {
   /** 1000: the purpose of the connection is fulfilled. */
@@ -37,6 +42,19 @@ export const CloseCode = {
   Kicked: 4001,
   /** 4002: the session was rejected or expired after the connection opened. */
   SessionRejected: 4002,
+
+  /** 4400: the app refused the connection: a bad request at connect (a bad `?room=` name, too many rooms). */
+  BadRequest: 4400,
+  /** 4401: the app refused the connection: no session token, or a bad or expired one. */
+  Unauthorized: 4401,
+  /** 4403: the app refused the connection: the session may not connect, or may not join a `?room=` room. */
+  Forbidden: 4403,
+  /** 4404: the app refused the connection: something it names (a room, a resource) does not exist. */
+  NotFound: 4404,
+  /** 4406: the app does not speak the subprotocol (protocol version) the client offered. */
+  ProtocolNotSupported: 4406,
+  /** 4429: the app refused the connection for now (too many connections or attempts); retry later. */
+  TooManyRequests: 4429,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -59,6 +77,7 @@ const RETRYABLE = new Set<number>([
   CloseCode.ServiceRestart,
   CloseCode.TryAgainLater,
   CloseCode.SlowConsumer,
+  CloseCode.TooManyRequests,
 ]);
 
 const MEANINGS: Record<number, string> = {
@@ -77,17 +96,41 @@ const MEANINGS: Record<number, string> = {
   4000: "slow consumer: send buffer over maxBufferedBytes",
   4001: "kicked by an operator",
   4002: "session rejected or expired",
+  4400: "refused by the app: bad request at connect (room name, too many rooms)",
+  4401: "refused by the app: session token missing, bad or expired",
+  4403: "refused by the app: forbidden (the session, or a ?room= room)",
+  4404: "refused by the app: not found",
+  4406: "refused by the app: subprotocol (protocol version) not supported",
+  4429: "refused by the app for now: too many connections or attempts; retry with backoff",
 };
 
 const NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
 
 export function describeCloseCode(code: number): CloseCodeInfo {
+  const refusal = isRefusalCloseCode(code);
   return {
     code,
-    name: NAMES.get(code) ?? (code >= 4000 && code <= 4999 ? "Application" : "Unknown"),
+    name: NAMES.get(code) ?? (refusal ? "Refused" : code >= 4000 && code <= 4999 ? "Application" : "Unknown"),
     retryable: RETRYABLE.has(code),
-    meaning: MEANINGS[code] ?? (code >= 4000 && code <= 4999 ? "application-defined" : "not a code Switchboard sends"),
+    meaning: MEANINGS[code] ?? (refusal ? `refused by the app (HTTP ${code - 4000})` : code >= 4000 && code <= 4999 ? "application-defined" : "not a code Switchboard sends"),
   };
+}
+
+/** A code of the app's refusal block, 4400–4499: the connection was refused, not lost. */
+export function isRefusalCloseCode(code: number): boolean {
+  return Number.isInteger(code) && code >= 4400 && code <= 4499;
+}
+
+/**
+ * The close code that stands for an HTTP refusal status: 4xx → 4000 + status (401 → 4401),
+ * 503 → 1013 (try again later), any other 5xx → 1011. The app closes a refused connection with
+ * it; the Node client maps a status it read the same way, so both arrive as one code. Any other
+ * answer to an upgrade (a 200 page, a redirect) → 1002: no WebSocket server there.
+ */
+export function refusalCloseCode(status: number): number {
+  if (!Number.isInteger(status) || status < 400 || status > 599) return CloseCode.ProtocolError;
+  if (status <= 499) return 4000 + status;
+  return status === 503 ? CloseCode.TryAgainLater : CloseCode.InternalError;
 }
 
 /** True for a code that an endpoint may send in a close frame (RFC 6455 §7.4). */

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { anonymousSession, type App, type AppOptions, type Server } from "../../src/index.ts";
 import { ProtoClient } from "../helpers/app-client.ts";
 import { startServer } from "../helpers/server.ts";
-import { refusedStatus } from "../helpers/ws-client.ts";
+import { refusedClose } from "../integration/client-refusal-helpers.ts";
 import { deferred, within } from "../helpers/until.ts";
 import { captureLogs, type LogLine } from "../helpers/logs.ts";
 
@@ -86,7 +86,7 @@ test("an async close hook that rejects is logged only; the server keeps serving"
   await stillServes(url);
 });
 
-test("a rooms policy that throws or rejects: HTTP 500 at connect, `forbidden` on room.join; logged; the server keeps serving", async (t) => {
+test("a rooms policy that throws or rejects: closed with 1011 at connect, `forbidden` on room.join; logged; the server keeps serving", async (t) => {
   const { server, url, logged } = await startLoggedApp({
     rooms: (_user, room) => {
       if (room === "throws") throw new Error("policy throws");
@@ -95,8 +95,9 @@ test("a rooms policy that throws or rejects: HTTP 500 at connect, `forbidden` on
     },
   });
   t.after(() => server.stop({ timeoutMs: 100 }));
-  assert.equal(await refusedStatus(`${url}?room=throws`, "switchboard.v1"), 500);
-  assert.equal(await refusedStatus(`${url}?room=rejects`, "switchboard.v1"), 500);
+  for (const room of ["throws", "rejects"]) {
+    assert.deepEqual(await refusedClose(`${url}?room=${room}`), { code: 1011, reason: "internal error", protocol: "switchboard.v1", frames: 0 });
+  }
   const c = await ProtoClient.open(url);
   assert.equal((await c.call("room.join", { room: "throws" })).error?.code, "forbidden");
   assert.equal((await c.call("room.join", { room: "rejects" })).error?.code, "forbidden");
@@ -107,7 +108,7 @@ test("a rooms policy that throws or rejects: HTTP 500 at connect, `forbidden` on
   await stillServes(url);
 });
 
-test("a session() that throws (not a rejection) answers HTTP 500; logged; the server keeps serving", async (t) => {
+test("a session() that throws (not a rejection) is accepted and closed with 1011; logged; the server keeps serving", async (t) => {
   const anonymous = anonymousSession();
   const { server, url, logged } = await startLoggedApp({
     session: (req) => {
@@ -117,8 +118,9 @@ test("a session() that throws (not a rejection) answers HTTP 500; logged; the se
     },
   });
   t.after(() => server.stop({ timeoutMs: 100 }));
-  assert.equal(await refusedStatus(`${url}?boom=1`, "switchboard.v1"), 500);
-  assert.equal(await refusedStatus(`${url}?string=1`, "switchboard.v1"), 500);
+  for (const query of ["boom=1", "string=1"]) {
+    assert.deepEqual(await refusedClose(`${url}?${query}`), { code: 1011, reason: "internal error", protocol: "switchboard.v1", frames: 0 });
+  }
   await logged("session bug");
   await logged("not even an Error");
   await stillServes(url);

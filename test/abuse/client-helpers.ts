@@ -99,7 +99,8 @@ export async function tcpServer(onSocket: (socket: net.Socket) => void): Promise
 
 /**
  * A real WebSocket server (plain `ws`, speaking switchboard.v1) whose behaviour the test
- * scripts: `onConnection` runs for every accepted socket, `onMessage` for every frame.
+ * scripts: every accepted socket gets a welcome (the client sends nothing before it), then
+ * `onConnection` runs for it, and `onMessage` for every frame.
  */
 export async function wsServer(script: {
   onConnection?: (ws: WebSocket, attempt: number) => void;
@@ -115,6 +116,7 @@ export async function wsServer(script: {
     attempts += 1;
     ws.on("error", (err) => console.error("ws server socket:", err.message));
     ws.on("message", (raw) => script.onMessage?.(ws, JSON.parse(String(raw))));
+    ws.send(welcomeFrame(`hostile-${attempts}`));
     script.onConnection?.(ws, attempts);
   });
   await once(wss, "listening");
@@ -129,6 +131,11 @@ export async function wsServer(script: {
       await closed;
     },
   };
+}
+
+/** The first frame of every switchboard.v1 connection (docs/protocol.md, "Built-in tasks and pushes"). */
+export function welcomeFrame(connection: string): string {
+  return JSON.stringify({ task: "switchboard.welcome", data: { protocol: 1, connection, user: { id: "u", name: "u" }, rooms: [] } });
 }
 
 /** A well-behaved server: every call is answered with its own data (the "still works" check). */

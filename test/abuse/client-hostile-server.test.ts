@@ -47,8 +47,10 @@ async function closesCleanly(t: TestContext, client: Client, timersBefore: numbe
   trap.assertNone();
 }
 
-for (const status of [404, 403, 503, 500]) {
-  test(`HTTP ${status} instead of an upgrade: error events that name it, 1006 closes, bounded retries, queued calls disconnected`, async (t) => {
+// Node's client reads the status (a browser sees only 1006): a 4xx refusal is permanent (its
+// 44xx equivalent), a 5xx one transient (1013 for 503, 1011 otherwise). docs/protocol.md, "Refusals".
+for (const [status, code, permanent] of [[404, 4404, true], [403, 4403, true], [503, 1013, false], [500, 1011, false]] as const) {
+  test(`HTTP ${status} instead of an upgrade: a ${permanent ? "permanent" : "transient"} refusal (${code}) that names it, ${permanent ? "no retry" : "bounded retries"}, queued calls refused`, async (t) => {
     const trap = trapProcessErrors(t);
     const server = await statusServer(status);
     t.after(() => server.close());
@@ -56,14 +58,17 @@ for (const status of [404, 403, 503, 500]) {
     const { client, errors, closes, final } = watched(server.url);
     const call = failure(client.call("x", null));
     await within(final, 5000, "the final close");
-    assert.deepEqual(closes, [[1006, true], [1006, true], [1006, false]]);
-    assert.equal(server.attempts(), 3, "one attempt and maxAttempts (2) retries");
-    assert.equal(errors.length, 3);
-    for (const err of errors) {
-      assert.equal(err.kind, "connect");
+    const attempts = permanent ? 1 : 3; // one attempt, and maxAttempts (2) retries of a transient one
+    assert.deepEqual(closes, permanent ? [[1006, false]] : [[1006, true], [1006, true], [1006, false]]);
+    assert.equal(server.attempts(), attempts);
+    assert.equal(errors.length, attempts, JSON.stringify(errors.map((e) => e.message)));
+    for (const err of errors as Array<Reported & { code?: number; status?: number; permanent?: boolean }>) {
+      assert.deepEqual([err.kind, err.status, err.code, err.permanent], ["refused", status, code, permanent]);
       assert.match(err.message, new RegExp(String(status)));
     }
-    assert.equal((await within(call, 5000, "queued call")).code, "disconnected");
+    const rejected = await within(call, 5000, "queued call");
+    assert.equal(rejected.code, "refused");
+    assert.match(rejected.message, new RegExp(String(status)));
     await closesCleanly(t, client, timers, trap);
   });
 }
@@ -100,7 +105,7 @@ test("a refused connection: bounded retries, then calls reject with disconnected
   await closesCleanly(t, client, timers, trap);
 });
 
-for (const code of [1008, 4001, 4002, 4999]) {
+for (const code of [1008, 4001, 4999]) {
   test(`accept, then close at once with ${code}: a final close, no retry, pending calls disconnected`, async (t) => {
     const trap = trapProcessErrors(t);
     const server = await wsServer({ onConnection: (ws) => ws.close(code, "go away") });
@@ -116,7 +121,26 @@ for (const code of [1008, 4001, 4002, 4999]) {
   });
 }
 
-for (const code of [1011, 4000]) {
+for (const code of [4002, 4401, 4403, 4404, 4406]) {
+  test(`accept, then close at once with ${code} (a permanent refusal): an error event with its code, no retry, pending calls refused`, async (t) => {
+    const trap = trapProcessErrors(t);
+    const server = await wsServer({ onConnection: (ws) => ws.close(code, "not you") });
+    t.after(() => server.close());
+    const timers = activeTimers();
+    const { client, errors, closes, final } = watched(server.url);
+    const call = failure(client.call("x", null));
+    await within(final, 5000, "the final close");
+    assert.deepEqual(closes, [[code, false]]);
+    assert.equal(server.attempts(), 1);
+    assert.deepEqual(errors.map((e) => [e.kind, (e as { code?: number }).code, (e as { permanent?: boolean }).permanent]), [["refused", code, true]]);
+    const rejected = await within(call, 5000, "call");
+    assert.equal(rejected.code, "refused");
+    assert.match(rejected.message, /not you/);
+    await closesCleanly(t, client, timers, trap);
+  });
+}
+
+for (const code of [1011, 4000, 4429]) {
   test(`accept, then close at once with ${code} (retryable): it retries, and close() stops the loop`, async (t) => {
     const trap = trapProcessErrors(t);
     const server = await wsServer({ onConnection: (ws) => ws.close(code, "try again") });

@@ -31,7 +31,8 @@ test("a program using the client against hostile servers is not killed and exits
   assert.deepEqual(exit, { code: 0, signal: null }, output);
   assert.match(output, /bad url localhost:8080\/app: SyntaxError/);
   assert.match(output, /bad url example\.com:80: SyntaxError/);
-  assert.match(output, /case http 404: closes 1006,1006; call /);
+  // Node reads the 404 of the refused upgrade: a permanent refusal, so no retry (docs/protocol.md, "Refusals").
+  assert.match(output, /case http 404: closes 1006; call refused/);
   assert.match(output, /case 1008: closes 1008; call disconnected/);
   assert.match(output, /case vanish: closes 1006,1006; call disconnected/);
   assert.match(output, /case refused: closes 1006,1006; call /);

@@ -100,11 +100,11 @@ test("more bad messages than the budget in the window closes with 1008", async (
   assert.equal(app.stats().closedForBadMessages, 1);
 });
 
-test("a client offering only other subprotocols is refused before the upgrade", async (t) => {
+test("a client offering only other subprotocols is accepted with its own offer and closed at once with 4406", async (t) => {
   const { server, url } = await startApp();
   t.after(() => server.stop());
-  const { refusedStatus } = await import("../helpers/ws-client.ts");
-  assert.equal(await refusedStatus(url, ["chat.v9"]), 400);
+  const { refusedClose } = await import("./client-refusal-helpers.ts");
+  assert.deepEqual(await refusedClose(url, ["chat.v9", "chat.v8"]), { code: 4406, reason: "subprotocol not supported; this server speaks switchboard.v1", protocol: "chat.v9", frames: 0 });
   const c = await ProtoClient.open(url, { protocols: [] });
   assert.equal(c.ws.protocol, "");
   await c.close();

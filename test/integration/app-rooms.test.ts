@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProtoClient, startApp, type Frame } from "../helpers/app-client.ts";
-import { refusedStatus } from "../helpers/ws-client.ts";
+import { refusedClose } from "./client-refusal-helpers.ts";
 
 const MANY = 50;
 
@@ -72,7 +72,7 @@ test("room.join / room.leave move a connection; bad room data is bad_request", a
   await a.close();
 });
 
-test("room policy: false keeps the ?room= of connect and forbids moves; a function refuses ?room= with 403", async (t) => {
+test("room policy: false keeps the ?room= of connect and forbids moves; a function refuses ?room= (closed with 4403)", async (t) => {
   const locked = await startApp({ rooms: false });
   const picky = await startApp({ rooms: (_user, room) => room !== "secret" });
   t.after(async () => {
@@ -84,8 +84,8 @@ test("room policy: false keeps the ?room= of connect and forbids moves; a functi
   assert.equal((await a.call("room.join", { room: "x" })).error.code, "forbidden");
   assert.equal((await a.call("room.leave", { room: "fixed" })).error.code, "forbidden");
   await a.close();
-  assert.equal(await refusedStatus(`${picky.url}?room=secret`, "switchboard.v1"), 403);
-  assert.equal(await refusedStatus(`${picky.url}?room=${"x".repeat(300)}`, "switchboard.v1"), 400);
+  assert.deepEqual(await refusedClose(`${picky.url}?room=secret`), { code: 4403, reason: "may not join room secret", protocol: "switchboard.v1", frames: 0 });
+  assert.deepEqual(await refusedClose(`${picky.url}?room=${"x".repeat(300)}`), { code: 4400, reason: "a room name is 1-256 characters", protocol: "switchboard.v1", frames: 0 });
   const b = await ProtoClient.open(picky.url, { query: { room: "open" } });
   assert.deepEqual(b.welcome.data.rooms, ["open"]);
   await b.close();

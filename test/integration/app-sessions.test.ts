@@ -1,12 +1,15 @@
 /**
  * Sessions: anonymous by default; signed tokens (JWT) from ?session=, the session cookie or
- * Authorization: Bearer; bad or missing tokens refused with 401 before the upgrade.
+ * Authorization: Bearer; bad or missing tokens refused: accepted, then closed at once with 4401
+ * (a browser can read a close code, not an HTTP status; docs/protocol.md, "Refusals").
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reject, signSessionToken, tokenSession } from "../../src/index.ts";
 import { ProtoClient, startApp } from "../helpers/app-client.ts";
-import { refusedStatus } from "../helpers/ws-client.ts";
+import { captureLogs } from "../helpers/logs.ts";
+import { startServer } from "../helpers/server.ts";
+import { refusedClose } from "./client-refusal-helpers.ts";
 
 const SECRET = "a test secret that is long enough for HS256!";
 
@@ -24,7 +27,7 @@ test("token session: the token's claims become the user, from query, cookie or h
   await Promise.all([viaQuery, viaCookie, viaHeader].map((c) => c.close()));
 });
 
-test("token session: missing, forged, expired → 401; optional tokens fall back to anonymous", async (t) => {
+test("token session: missing, forged, expired → closed with 4401 and the reason; optional tokens fall back to anonymous", async (t) => {
   const strict = await startApp({ session: tokenSession({ secret: SECRET }) });
   const lax = await startApp({ session: tokenSession({ secret: SECRET, required: false }) });
   t.after(async () => {
@@ -33,27 +36,30 @@ test("token session: missing, forged, expired → 401; optional tokens fall back
   });
   const forged = await signSessionToken("another secret that is also long enough!!", { id: "u1" });
   const expired = await signSessionToken(SECRET, { id: "u1" }, { expiresIn: Math.floor(Date.now() / 1000) - 60 });
-  assert.equal(await refusedStatus(strict.url, "switchboard.v1"), 401);
-  assert.equal(await refusedStatus(`${strict.url}?session=${forged}`, "switchboard.v1"), 401);
-  assert.equal(await refusedStatus(`${strict.url}?session=${expired}`, "switchboard.v1"), 401);
-  assert.equal(await refusedStatus(`${strict.url}?session=not.a.jwt`, "switchboard.v1"), 401);
+  assert.deepEqual(await refusedClose(strict.url), { code: 4401, reason: "session token required", protocol: "switchboard.v1", frames: 0 });
+  assert.deepEqual(await refusedClose(`${strict.url}?session=${forged}`), { code: 4401, reason: "bad session token: ERR_JWS_SIGNATURE_VERIFICATION_FAILED", protocol: "switchboard.v1", frames: 0 });
+  assert.deepEqual(await refusedClose(`${strict.url}?session=${expired}`), { code: 4401, reason: "bad session token: ERR_JWT_EXPIRED", protocol: "switchboard.v1", frames: 0 });
+  assert.equal((await refusedClose(`${strict.url}?session=not.a.jwt`)).code, 4401);
   const anon = await ProtoClient.open(lax.url);
   assert.match(anon.welcome.data.user.id, /^anon-/);
   await anon.close();
 });
 
-test("a custom session may reject; one that returns garbage is a 500 (logged)", async (t) => {
+test("a custom session may reject (403 → 4403); one that returns garbage is a 1011 close (logged)", async (t) => {
+  const logs = captureLogs("error");
   const picky = await startApp({ session: (req) => (req.query.get("name") ? { id: req.query.get("name")!, name: req.query.get("name")! } : reject(403, "name required")) });
-  const broken = await startApp({ session: () => ({ nope: true }) as never });
+  const brokenServer = await startServer({ logger: logs.logger }, (s) => void s.app("/app", { session: () => ({ nope: true }) as never }));
+  const broken = { server: brokenServer, url: brokenServer.url("/app") };
   t.after(async () => {
     await picky.server.stop();
     await broken.server.stop();
   });
-  assert.equal(await refusedStatus(picky.url, "switchboard.v1"), 403);
+  assert.deepEqual(await refusedClose(picky.url), { code: 4403, reason: "name required", protocol: "switchboard.v1", frames: 0 });
   const c = await ProtoClient.open(picky.url, { query: { name: "bob" } });
   assert.deepEqual(c.welcome.data.user, { id: "bob", name: "bob" });
   await c.close();
-  assert.equal(await refusedStatus(broken.url, "switchboard.v1"), 500);
+  assert.deepEqual(await refusedClose(broken.url), { code: 1011, reason: "internal error", protocol: "switchboard.v1", frames: 0 });
+  assert.ok(logs.lines.some((line) => /session\(\) must return/.test(line.err?.message ?? "")), "the bad session is logged");
 });
 
 test("a secret shorter than 32 bytes is refused up front", () => {

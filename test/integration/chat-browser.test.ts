@@ -2,7 +2,8 @@
  * The demo chat in headless Chromium: two pages in one room see each other's messages and
  * each other in the presence list; a third page in another room sees none of it; a page with
  * no name asks for one in a form (and fits 390 px). Also the /switchboard.js bundle that the
- * page imports. History and recovery: chat-recovery-browser.test.ts.
+ * page imports. History and recovery: chat-recovery-browser.test.ts; 390 px, favicon, unique
+ * names and no repeated "joined" line: chat-page.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

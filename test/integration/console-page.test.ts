@@ -1,6 +1,7 @@
 /**
  * /console.html in headless Chromium (playwright-core): the standalone CLI serves the page,
- * the page connects to /echo, sends text, shows the echo, and logs the close code.
+ * the page lists the server's endpoints, connects to /echo, sends text, shows the echo, and
+ * logs the close code with its meaning. switchboard.v1 mode: console-page-app.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -23,6 +24,9 @@ test("console page: connect to /echo, send, see the echo, close with a code", { 
   assert.equal(response?.status(), 200);
   assert.match(response?.headers()["content-type"] ?? "", /^text\/html/);
 
+  // The endpoints of the served folder, from /healthz.
+  for (const path of ["/echo", "/room", "/subprotocol", "/origin"]) await page.locator(`#endpoints button[data-path="${path}"]`).waitFor(WAIT);
+
   await page.fill("#path", "/echo");
   await page.click("#connect");
   await page.locator("#log .event", { hasText: "open" }).waitFor(WAIT);
@@ -36,7 +40,7 @@ test("console page: connect to /echo, send, see the echo, close with a code", { 
   await page.fill("#close-code", "4321");
   await page.fill("#close-reason", "done");
   await page.click("#disconnect");
-  await page.locator("#log .event", { hasText: "closed: code 4321" }).waitFor(WAIT);
+  await page.locator("#log .event", { hasText: "closed: code 4321 Application: application-defined" }).waitFor(WAIT);
   assert.equal(await page.textContent("#state"), "closed");
 
   // A subprotocol is offered and the chosen one is shown.
@@ -60,4 +64,5 @@ test("console page: connect to /echo, send, see the echo, close with a code", { 
   await page.fill("#path", "/nowhere");
   await page.click("#connect");
   await page.locator("#log .event", { hasText: "closed: code 1006" }).waitFor(WAIT);
+  await page.locator("#log .refusal", { hasText: "/nowhere is not an endpoint of this server" }).waitFor(WAIT);
 });

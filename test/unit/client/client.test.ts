@@ -20,6 +20,8 @@ async function scripted(onMessage: (ws: WebSocket, msg: any) => void): Promise<{
   wss.on("connection", (ws, req) => {
     urls.push(req.url ?? "");
     ws.on("message", (data) => onMessage(ws, JSON.parse(String(data))));
+    // The client sends nothing before the welcome (a refusal is a close before it).
+    ws.send(JSON.stringify({ task: "switchboard.welcome", data: { protocol: 1, connection: `app-${urls.length}`, user: { id: "u", name: "u" }, rooms: [] } }));
   });
   await once(wss, "listening");
   return { wss, url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/app`, urls };
