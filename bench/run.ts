@@ -17,6 +17,22 @@ import { treeCpuMicros, treeRssBytes } from "./lib/proc.ts";
 import { finish, svg, table, type PhaseResult, type Row } from "./lib/report.ts";
 import { scenarios, type Phase, type Scenario } from "./lib/scenarios.ts";
 
+/**
+ * Issue 16, opt-in (`--only=metrics`): the endpoint server with Prometheus metrics on vs off,
+ * echo and fan-out (target: metrics on costs at most 1.05x of off).
+ */
+CONTENDERS.push({ ...contender("switchboard"), name: "switchboard-metrics", env: { METRICS: "1" } });
+function metricsScenarios(): Scenario[] {
+  const pair = ["switchboard", "switchboard-metrics"];
+  const target = { vs: "switchboard", max: 1.05, metric: "cpu" as const, of: "switchboard-metrics" };
+  return [
+    { id: "metrics", optIn: true, contenders: pair, kind: "text32", path: "/echo", conns: 100, phases: [
+      { id: "metrics-echo-text32", title: "Echo, 32 B text, 100 x 8: metrics off vs on", unit: "msg", mode: "echo", window: 8, baseline: "switchboard", target }] },
+    { id: "metrics-fanout", optIn: true, contenders: pair, kind: "fan32", path: "/fanout", conns: 1000, phases: [
+      { id: "metrics-fanout-1k-max", title: "Fan-out to 1k subscribers, max rate (16 in flight): metrics off vs on", unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard", target }] },
+  ];
+}
+
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = args.includes("--quick");
@@ -257,7 +273,7 @@ async function main(): Promise<void> {
   if (!canPrioritise()) progress("latency probe runs at normal priority (nice -n -20 needs root or CAP_SYS_NICE): fixed-rate latencies include load-generator queueing");
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];
-  for (const sc of scenarios(quick)) {
+  for (const sc of [...scenarios(quick), ...metricsScenarios()]) {
     if (only ? !only.includes(sc.id) : sc.optIn) continue;
     const phases = phasesOf(sc);
     if (phases.length === 0) continue;

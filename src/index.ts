@@ -1,14 +1,20 @@
 /** Switchboard's public API. */
 export { createServer, Server, type StopOptions, type ServerStats } from "./server.ts";
 export type { ServerOptions, EndpointOptions, EndpointLimits, DeflateOptions } from "./options.ts";
+// ops: the server API (docs/api.md) and the admin page (docs/admin.md)
+export type { ApiOptions, AdminOptions, TlsOptions, TrustProxy } from "./options.ts";
+export type { MetricsOptions } from "./observe/metrics-options.ts";
+export type { Readiness } from "./observe/readiness.ts";
+export type { CertificateInfo } from "./transport/tls.ts";
+export { ApiError, API_ERRORS, type ApiErrorCode, type StatsSnapshot, type EndpointSnapshot, type ConnectionItem, type RoomItem, type Page } from "./ops/index.ts";
 export { Endpoint, type EndpointStats } from "./endpoint/endpoint.ts";
 export { Connection, type SlowConsumerPolicy } from "./endpoint/connection.ts";
 export type { HandshakeRequest, HandshakeResult } from "./endpoint/handshake.ts";
 export type { BroadcastOptions, BroadcastResult } from "./endpoint/broadcast.ts";
 export type { ConnectionHandler } from "./transport/handler.ts";
-export type { HttpHandler, HttpMiddleware } from "./transport/http.ts";
-export { CloseCode, describeCloseCode, type CloseCodeInfo } from "./protocol/close-codes.ts";
-export { SwitchboardError, OptionError, HandshakeRejection, StateError, reject } from "./errors.ts";
+export type { HttpHandler, HttpMiddleware, JsonPostHandler, PostRouteOptions, PostRefusal } from "./transport/http.ts";
+export { CloseCode, describeCloseCode, isRefusalCloseCode, refusalCloseCode, type CloseCodeInfo } from "./protocol/close-codes.ts";
+export { SwitchboardError, OptionError, HandshakeRejection, StateError, UnavailableError, reject } from "./errors.ts";
 export { FramingError, MalformedDatagram } from "./errors.ts";
 export { TcpListener, type TcpOptions, type TcpHandler, type TcpConnection, type TcpStats } from "./transport/tcp.ts";
 export { UdpListener, type UdpOptions, type UdpHandle, type UdpPeer, type UdpReplyContext, type UdpStats } from "./transport/udp.ts";
@@ -23,7 +29,7 @@ export type { RoomsApi } from "./app/rooms.ts";
 export type { ClusterService, ClusterStats, ClusterConfig, BusStatus, BusStats, BusHandler, NodeInfo } from "./cluster/index.ts";
 export type { PushPolicy, PushCounters } from "./app/push.ts";
 export * as protocol from "./protocol/messages.ts";
-export { defineConfig, type SwitchboardConfig } from "./config/define.ts";
+export { defineConfig, type SwitchboardConfig, type AppConfig, type ServedContext, type ServedServiceContext, type ServedEndpointFactory } from "./config/define.ts";
 
 import type { EndpointOptions } from "./options.ts";
 /** Type a handler's options where they are written (handler files, shared modules). */

@@ -36,7 +36,7 @@ export const LIMITS = {
   },
   maxPendingHandshakes: {
     name: "maxPendingHandshakes", default: 1_000, unit: "count", min: 1, scope: "server",
-    whenHit: "further upgrade requests are answered 503 until pending ones are decided (handshake flood). An upgrade is pending until ws has validated it and its handshake hook has settled, even if its client reset meanwhile: this bounds the user hooks running at once",
+    whenHit: "further upgrade requests are answered 503 until pending ones are decided (handshake flood). An upgrade is pending until ws has validated it and its handshake hook has settled, even if its client reset meanwhile: this bounds the user hooks running at once. With `tls`, a TCP connection that arrives while this many TLS handshakes are in progress is closed at once (stats().tls.refused)",
   },
   maxHeaderBytes: {
     name: "maxHeaderBytes", default: 16 * 1024, unit: "bytes", min: 1024, scope: "server",
@@ -57,6 +57,15 @@ export const LIMITS = {
   stopGraceMs: {
     name: "stopGraceMs", default: 1_000, unit: "ms", min: 0, scope: "server",
     whenHit: "after the stop deadline, aborted work, closing handshakes and TCP/UDP drains get this long more (at most `stopTimeoutMs`); then connections and TCP sockets are destroyed, UDP handlers and work still running are left behind, each logged",
+  },
+
+  maxRequestBodyBytes: {
+    name: "maxRequestBodyBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "server",
+    whenHit: "a POST request body (the server API, /api/…) larger than this is answered 413 Payload Too Large and its connection closed; the body is not read further",
+  },
+  apiMaxPageSize: {
+    name: "apiMaxPageSize", default: 500, unit: "count", min: 1, scope: "server",
+    whenHit: "server API listings (GET /api/connections, /api/rooms): a `limit` above this is answered 400 bad_request (the default page is 50, or this if smaller); POST /api/presence lists at most this many members, with their total",
   },
 
   // ── endpoint ────────────────────────────────────────────────────────────────────────
@@ -88,7 +97,7 @@ export const LIMITS = {
   },
   maxRoomsPerConnection: {
     name: "maxRoomsPerConnection", default: 32, unit: "count", min: 1, scope: "app",
-    whenHit: "more `?room=` at connect: HTTP 400; a further `room.join`: `bad_request`",
+    whenHit: "more `?room=` at connect: accepted, then closed with 4400 (a refusal); a further `room.join`: `bad_request`",
   },
   maxPushBufferedBytes: {
     name: "maxPushBufferedBytes", default: 1024 * 1024, unit: "bytes", min: 1, scope: "app",

@@ -24,3 +24,35 @@ export function createLogger(options: LogOptions | Logger | undefined): Logger {
 function isLogger(value: unknown): value is Logger {
   return typeof value === "object" && value !== null && typeof (value as Logger).child === "function";
 }
+
+/**
+ * Whether `debug` and `trace` are on for a logger, kept current from pino's `level-change`
+ * event (whoever changes the level: `server.setLogLevel`, the runtime's logger, a test). Paths
+ * that run per message or per connection read these booleans instead of calling into pino.
+ */
+export class LevelFlags {
+  debug = false;
+  trace = false;
+  readonly #logger: Logger;
+  readonly #update = (): void => {
+    this.debug = this.#logger.isLevelEnabled("debug");
+    this.trace = this.#logger.isLevelEnabled("trace");
+  };
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+    this.#update();
+    // Also fires when a child (sharing the root's emitter) changes its own level: re-reading the root's is harmless.
+    // A logger-like object without pino's events keeps the flags of its level at creation.
+    if (typeof logger.on === "function") logger.on("level-change", this.#update);
+  }
+
+  /** Stop watching (a stopped server must not keep a listener on a logger it was given). */
+  dispose(): void {
+    if (typeof this.#logger.off === "function") this.#logger.off("level-change", this.#update);
+  }
+}
+
+/** The levels `setLogLevel` accepts: pino's, plus "silent". */
+export const LOG_LEVEL_NAMES = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];

@@ -11,8 +11,12 @@ import type { HandshakeRequest, HandshakeResult } from "./endpoint/handshake.ts"
 import type { DeflateOptions } from "./transport/websocket.ts";
 import type { ConnectionHandler } from "./transport/handler.ts";
 import type { ClusterConfig } from "./cluster/index.ts";
+import type { MetricsOptions } from "./observe/metrics-options.ts";
+import { loadTls, type TlsMaterial, type TlsOptions } from "./transport/tls.ts";
+import { compileTrustProxy, type ProxyTrust, type TrustProxy } from "./transport/forwarded.ts";
+import type { CommandTable } from "./control/commands.ts";
 
-export type { DeflateOptions };
+export type { DeflateOptions, TlsOptions, TrustProxy };
 
 /** Limits and settings an endpoint inherits from the server and may override. */
 export interface EndpointLimits {
@@ -73,6 +77,50 @@ export interface ServerOptions extends EndpointLimits {
   serviceBackoffBaseMs?: number;
   serviceBackoffMaxMs?: number;
   serviceStopTimeoutMs?: number;
+  /** Prometheus metrics at GET /metrics (docs/operations.md#metrics): off unless `enabled: true`. */
+  metrics?: MetricsOptions;
+  /**
+   * Serve https:// and wss:// on the port: `{ key, cert, ca?, passphrase? }`, each PEM text or
+   * a PEM file path (docs/operations.md#tls). `server.reloadTls()` re-reads the files.
+   */
+  tls?: TlsOptions;
+  /**
+   * Take the client's address from `Forwarded` / `X-Forwarded-For` when the direct peer is a
+   * trusted proxy: `true` (any peer), or a list of proxy addresses / CIDRs. Default false.
+   */
+  trustProxy?: TrustProxy;
+  /** The server API, `POST /api/…` (docs/api.md): off unless a key is set. */
+  api?: ApiOptions;
+  /** The admin dashboard at `/admin` (docs/admin.md): off unless a token is set. */
+  admin?: AdminOptions;
+  /** Largest POST body (the server API); larger → 413. Default 1 MiB. */
+  maxRequestBodyBytes?: number;
+  /** Largest page a server API listing returns. Default 500. */
+  apiMaxPageSize?: number;
+}
+
+/** `api: { key }`: callers send `Authorization: Bearer <key>`. */
+export interface ApiOptions {
+  /** The API key: 16–1024 characters. */
+  key?: string;
+  /** Several keys (e.g. while rotating one): any of them is accepted. */
+  keys?: readonly string[];
+  /** The control commands `POST /api/command` may call. Default: the built-in ones (createCommandTable()). */
+  commands?: CommandTable;
+}
+
+/** `admin: { token }`: the dashboard's browser code sends the token as its bearer. */
+export interface AdminOptions {
+  /** Required: 16–1024 characters. There is no admin page without one. */
+  token: string;
+}
+
+export interface ResolvedApiOptions {
+  /** Every credential accepted on /api/… (the API keys, and the admin token when the admin page is on). */
+  keys: string[];
+  commands: CommandTable | undefined;
+  maxRequestBodyBytes: number;
+  maxPageSize: number;
 }
 
 export interface ResolvedEndpointLimits {
@@ -94,6 +142,14 @@ export interface ResolvedServerOptions extends ResolvedEndpointLimits {
   stopTimeoutMs: number;
   stopGraceMs: number;
   services: ResolvedServiceLimits;
+  /** The key and certificate as loaded at start; undefined without TLS. */
+  tls: TlsMaterial | undefined;
+  /** Whether an address is a trusted proxy; undefined when trustProxy is off. */
+  trustProxy: ProxyTrust | undefined;
+  /** The server API and the admin page; undefined when both are off. */
+  api: ResolvedApiOptions | undefined;
+  /** The admin token; undefined when the admin page is off. */
+  adminToken: string | undefined;
 }
 
 export interface ResolvedServiceLimits {
@@ -108,6 +164,8 @@ const ENDPOINT_LIMIT_KEYS = ["maxPayload", "maxFragments", "maxBufferedBytes", "
 const SERVER_KEYS = new Set<string>([
   ...ENDPOINT_LIMIT_KEYS, "port", "host", "logger", "handshakeTimeoutMs", "maxPendingHandshakes", "maxHeaderBytes", "heartbeatMs", "stopTimeoutMs", "stopGraceMs",
   "serviceRestartLimit", "serviceRestartWindowMs", "serviceBackoffBaseMs", "serviceBackoffMaxMs", "serviceStopTimeoutMs", "cluster",
+  "metrics",
+  "api", "admin", "maxRequestBodyBytes", "apiMaxPageSize", "tls", "trustProxy",
 ]);
 const ENDPOINT_KEYS = new Set<string>([
   ...ENDPOINT_LIMIT_KEYS, "maxConnections", "enabled", "idPrefix", "defaultData", "protocols", "protocolMismatch",
@@ -135,7 +193,60 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       backoffMaxMs: limit(options, "serviceBackoffMaxMs"),
       stopTimeoutMs: limit(options, "serviceStopTimeoutMs"),
     },
+    ...resolveApiAndAdmin(options),
+    tls: options.tls === undefined ? undefined : loadTls(options.tls),
+    trustProxy: compileTrustProxy(options.trustProxy),
     ...resolveEndpointLimits(options, undefined),
+  };
+}
+
+/** Secrets: long enough not to be guessed, short enough to compare cheaply. */
+const SECRET_MIN = 16;
+const SECRET_MAX = 1024;
+
+function readSecret(option: string, value: unknown): string {
+  if (typeof value !== "string" || value.length < SECRET_MIN || value.length > SECRET_MAX || value.trim() !== value) {
+    throw new OptionError(option, `must be a string of ${SECRET_MIN}–${SECRET_MAX} characters without surrounding spaces (e.g. from "openssl rand -hex 32")`);
+  }
+  return value;
+}
+
+/**
+ * `api` and `admin`. Neither is ever on by accident: `api` needs a key, `admin` a token (an
+ * `admin` option without one is an error, not an open page).
+ */
+function resolveApiAndAdmin(options: ServerOptions): Pick<ResolvedServerOptions, "api" | "adminToken"> {
+  const maxRequestBodyBytes = limit(options, "maxRequestBodyBytes");
+  const maxPageSize = limit(options, "apiMaxPageSize");
+  const keys: string[] = [];
+  let commands: CommandTable | undefined;
+  const api = options.api;
+  if (api !== undefined) {
+    if (typeof api !== "object" || api === null) throw new OptionError("api", "must be an object: { key } or { keys }");
+    rejectUnknownKeys(api, new Set(["key", "keys", "commands"]), "api");
+    if (api.key !== undefined) keys.push(readSecret("api.key", api.key));
+    if (api.keys !== undefined) {
+      if (!Array.isArray(api.keys)) throw new OptionError("api.keys", "must be an array of strings");
+      api.keys.forEach((key, i) => keys.push(readSecret(`api.keys[${i}]`, key)));
+    }
+    if (keys.length === 0) throw new OptionError("api.key", "the server API needs a key (api: { key }): it is never open without one");
+    if (api.commands !== undefined && (typeof api.commands !== "object" || api.commands === null || typeof api.commands.dispatcher !== "function")) {
+      throw new OptionError("api.commands", "must be a CommandTable (createCommandTable())");
+    }
+    commands = api.commands;
+  }
+  let adminToken: string | undefined;
+  const admin = options.admin;
+  if (admin !== undefined) {
+    if (typeof admin !== "object" || admin === null) throw new OptionError("admin", "must be an object: { token }");
+    rejectUnknownKeys(admin, new Set(["token"]), "admin");
+    if (admin.token === undefined) throw new OptionError("admin.token", "the admin page needs a token (admin: { token }): it is never open without one");
+    adminToken = readSecret("admin.token", admin.token);
+  }
+  if (keys.length === 0 && adminToken === undefined) return { api: undefined, adminToken: undefined };
+  return {
+    api: { keys: adminToken === undefined ? keys : [...keys, adminToken], commands, maxRequestBodyBytes, maxPageSize },
+    adminToken,
   };
 }
 
@@ -194,6 +305,34 @@ function resolveDeflate(value: boolean | DeflateOptions | undefined, inherited: 
 function rejectUnknownKeys(options: object, known: Set<string>, where: string): void {
   if (typeof options !== "object" || options === null) throw new OptionError(where, "options must be an object");
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new OptionError(key, `unknown option for ${where} (known: ${[...known].sort().join(", ")})`);
+    if (!known.has(key)) {
+      const near = suggest(key, known);
+      throw new OptionError(key, `unknown option for ${where}${near === undefined ? "" : ` (did you mean "${near}"?)`} (known: ${[...known].sort().join(", ")})`);
+    }
   }
+}
+
+/** The closest known name (edit distance <= 2, case-insensitive), for "did you mean …"; config keys use it too. */
+export function suggest(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
 }

@@ -3,15 +3,19 @@
  * No protocol logic lives here: it wires the transport to the endpoints.
  */
 import type { IncomingMessage } from "node:http";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, LevelFlags, LOG_LEVEL_NAMES, type LogLevelName, type Logger } from "./log.ts";
 import { OptionError, StateError } from "./errors.ts";
 import { CloseCode } from "./protocol/close-codes.ts";
 import { resolveEndpointLimits, resolveServerOptions, limit, validateEndpointOptions, type EndpointOptions, type ResolvedServerOptions, type ServerOptions } from "./options.ts";
 import { Endpoint, type EndpointStats } from "./endpoint/endpoint.ts";
 import { ConnectionIds, prefixForPath } from "./endpoint/ids.ts";
-import { HttpListener, type HttpHandler, type HttpMiddleware, type UpgradeRoute } from "./transport/http.ts";
+import { HttpListener, type HttpHandler, type HttpMiddleware, type JsonPostHandler, type PostRouteOptions, type UpgradeRoute } from "./transport/http.ts";
+import { limitDefault } from "./limits.ts";
+import { mountOps, type OpsHost } from "./ops/index.ts";
+import { serverContext } from "./control/server-context.ts";
 import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
+import { loadTls, type CertificateInfo, type TlsMaterial, type TlsOptions } from "./transport/tls.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
 import { ServerServices, type ServiceGroup } from "./runtime/server-services.ts";
 import type { Service } from "./runtime/service.ts";
@@ -24,6 +28,11 @@ import { CLIENT_BUNDLE_PATH, clientBundleHandler } from "./app/client-bundle.ts"
 import { TcpListener, type TcpOptions, type TcpStats } from "./transport/tcp.ts";
 import { UdpListener, type UdpOptions, type UdpStats } from "./transport/udp.ts";
 import { ClusterService, type ClusterStats } from "./cluster/index.ts";
+import { resolveMetricsOptions, type ResolvedMetricsOptions } from "./observe/metrics-options.ts";
+import { ServerMetrics } from "./observe/metrics.ts";
+import { MetricsListener, metricsHandler } from "./observe/metrics-http.ts";
+import { readiness, type Readiness } from "./observe/readiness.ts";
+import { ServerTaskObserver } from "./observe/task-observer.ts";
 
 export interface StopOptions {
   /**
@@ -45,6 +54,8 @@ export interface ServerStats {
   listeners: Array<TcpStats | UdpStats>;
   /** This node, the bus, and every live node with its connection count (docs/cluster.md). */
   cluster: ClusterStats;
+  /** With `tls`: the certificate new handshakes get, and TLS handshakes that failed. */
+  tls?: { certificate: CertificateInfo; clientErrors: number; refused: number };
 }
 
 type State = "new" | "starting" | "running" | "stopping" | "stopped";
@@ -65,13 +76,26 @@ export class Server {
   // Raw TCP / UDP listeners: services started after the HTTP listener, stopped with it.
   readonly #listeners: Array<TcpListener<any> | UdpListener> = [];
   #state: State = "new";
+  /** Cached debug/trace checks for the per-connection and per-message log lines (log.ts). */
+  readonly #levels: LevelFlags;
+  /** observe/: undefined unless `metrics.enabled` (prom-client is loaded only then). */
+  readonly #metrics: ServerMetrics | undefined;
+  readonly #metricsOptions: ResolvedMetricsOptions | undefined;
+  readonly #metricsListener: MetricsListener | undefined;
   #startedAt = 0;
   #stopped?: Promise<void>;
+  /** `tls` as given (reloadTls() reads its files again) and what is in force now. */
+  #tlsSource: TlsOptions | undefined;
+  #tls: TlsMaterial | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.log = createLogger(options.logger);
+    this.#levels = new LevelFlags(this.log);
+    this.#metricsOptions = resolveMetricsOptions(options.metrics);
     this.cluster = new ClusterService(options.cluster ?? {}, { logger: this.log, countConnections: () => this.#allConnectionCount() });
+    this.#tlsSource = options.tls;
+    this.#tls = this.options.tls;
     this.#ids = new ConnectionIds(this.cluster.kind === "memory" ? undefined : this.cluster.nodeId);
     this.#http = new HttpListener({
       port: this.options.port,
@@ -79,9 +103,12 @@ export class Server {
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
       maxPendingHandshakes: this.options.maxPendingHandshakes,
       maxHeaderBytes: this.options.maxHeaderBytes,
+      maxRequestBodyBytes: this.options.api?.maxRequestBodyBytes ?? limitDefault("maxRequestBodyBytes"),
       log: this.log.child({ component: "http" }),
       route: (path) => this.#endpoints.get(path)?.route,
       health: () => ({ status: this.#state === "running" ? "ok" : this.#state, ...this.#healthCounts(), cluster: this.cluster.stats() }),
+      ready: () => this.readiness(),
+      tls: this.options.tls?.context,
     });
     this.#heartbeat = new Heartbeat(this.options.heartbeatMs, () => this.#allConnections());
     this.#services = new ServerServices(this.log, () => void this.stop().catch((err: unknown) => this.log.error({ err }, "stop after a critical failure failed")), this.options.services);
@@ -90,6 +117,72 @@ export class Server {
     // Up before the listeners (a bounded wait for Redis), down after them. Never restarted: a
     // Redis outage is handled inside (reconnect with backoff), not by the supervisor.
     this.#services.add({ name: "cluster", restartLimit: 0, start: () => this.cluster.start(), stop: () => this.cluster.close() }, "runtime");
+    this.#mountOps();
+    if (this.#metricsOptions !== undefined) {
+      const metrics = new ServerMetrics(this.#metricsSource());
+      this.#metrics = metrics;
+      const handler = metricsHandler(metrics, this.#metricsOptions.token, this.log.child({ component: "metrics" }));
+      if (this.#metricsOptions.port === undefined) this.#http.get(this.#metricsOptions.path, handler);
+      else {
+        const listener = new MetricsListener({
+          host: this.options.host, port: this.#metricsOptions.port, path: this.#metricsOptions.path, handler,
+          log: this.log.child({ component: "metrics" }), timeoutMs: this.options.handshakeTimeoutMs, ready: () => this.readiness(),
+        });
+        this.#metricsListener = listener;
+        this.#services.add({ name: "metrics", critical: true, restartLimit: 0, start: () => listener.listen(), stop: () => listener.close() }, "listener");
+      }
+    }
+  }
+
+  /** ops/: the server API and the admin page; mounted only when `api` or `admin` is set. */
+  #mountOps(): void {
+    if (this.options.api === undefined) return;
+    const server = this;
+    const host: OpsHost = {
+      get endpoints() {
+        return server.endpoints;
+      },
+      apps: () => this.#apps,
+      services: this.#services.supervisor,
+      cluster: this.cluster,
+      uptimeSeconds: () => (this.#startedAt === 0 ? 0 : (Date.now() - this.#startedAt) / 1000),
+      pendingHandshakes: () => this.#http.pendingHandshakes,
+      logLevel: () => this.logLevel,
+      setLogLevel: (level) => this.setLogLevel(level),
+      // Commands over HTTP get the control socket's context; a stop is refused before it gets here.
+      controlContext: () => serverContext(this, { stop: () => Promise.reject(new StateError("stop is not run over HTTP")), setLogLevel: (level) => this.setLogLevel(level) }),
+    };
+    mountOps(this, host, this.options.api, this.options.adminToken, this.log.child({ component: "api" }));
+  }
+
+  /** The log level in force (the server's logger and, through it, every child that has no level of its own). */
+  get logLevel(): string {
+    return this.log.level;
+  }
+
+  /**
+   * Change the log level at run time (control command `log-level`, the admin dashboard). Child
+   * loggers read their level through their parent, so the change reaches every existing one;
+   * the cached debug/trace checks follow through pino's level-change event.
+   */
+  setLogLevel(level: string): LogLevelName {
+    const lower = typeof level === "string" ? level.toLowerCase() : level;
+    if (!(LOG_LEVEL_NAMES as readonly unknown[]).includes(lower)) {
+      throw new OptionError("level", `unknown log level ${JSON.stringify(level)}; use one of ${LOG_LEVEL_NAMES.join(", ")}`);
+    }
+    this.log.level = lower as LogLevelName;
+    return lower as LogLevelName;
+  }
+
+  /** The port of the metrics listener (`metrics.port`), or undefined when metrics share the main port or are off. */
+  get metricsPort(): number | undefined {
+    return this.#metricsListener?.port;
+  }
+
+  /** What /readyz answers: ready only while running, with the cluster up and every service running. */
+  readiness(): Readiness {
+    const { kind, status } = this.cluster.stats();
+    return readiness({ state: this.#state, cluster: { kind, status }, services: this.#services.supervisor.states() });
   }
 
   /**
@@ -129,13 +222,14 @@ export class Server {
       log: this.log,
       prepare,
       stopping: () => this.#state === "stopping" || this.#state === "stopped",
+      levels: this.#levels,
     });
     const acceptor = new WebSocketAcceptor({
       maxPayload: limits.maxPayload,
       maxFragments: limits.maxFragments,
       closeTimeoutMs: limits.closeTimeoutMs,
       perMessageDeflate: limits.perMessageDeflate,
-      decide: (req: IncomingMessage) => endpoint.decide(toHandshakeRequest(req, limits.perMessageDeflate !== false)),
+      decide: (req: IncomingMessage) => endpoint.decide(toHandshakeRequest(req, limits.perMessageDeflate !== false, this.options.trustProxy)),
       abandoned: () => endpoint.release(),
     });
     const route: UpgradeRoute = {
@@ -152,6 +246,7 @@ export class Server {
   /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */
   app(path: string, options: AppOptions = {}): App {
     const app = new App(path, options, this.log, this.cluster, this.work);
+    app.observeTasks(new ServerTaskObserver(path, this.#metrics, this.#levels, this.log.child({ app: path })));
     app.attach(this.endpoint(path, app.endpointOptions()));
     // The first app also serves the browser client (built on the first request, cached).
     if (this.#apps.length === 0) this.get(CLIENT_BUNDLE_PATH, clientBundleHandler(this.log));
@@ -189,6 +284,11 @@ export class Server {
     this.#http.get(path, handler);
   }
 
+  /** Answer POST requests with a JSON body at an exact path (413 / 415 / 400 / 405 answered for you). */
+  post(path: string, handler: JsonPostHandler, options?: PostRouteOptions): void {
+    this.#http.post(path, handler, options);
+  }
+
   /** Add HTTP middleware, tried in order before the 404 (e.g. static files). */
   use(middleware: HttpMiddleware): void {
     this.#http.use(middleware);
@@ -199,11 +299,39 @@ export class Server {
     return this.#http.port;
   }
 
-  /** A URL for a path on this server: ws:// for endpoints, http:// otherwise. */
+  /** A URL for a path on this server: ws:// for endpoints, http:// otherwise (wss:// and https:// with `tls`). */
   url(path = "/", scheme?: "ws" | "http"): string {
     const host = this.options.host.includes(":") ? `[${this.options.host}]` : this.options.host;
-    const chosen = scheme ?? (this.#endpoints.has(path) ? "ws" : "http");
+    const plain = scheme ?? (this.#endpoints.has(path) ? "ws" : "http");
+    const chosen = this.#tls === undefined ? plain : `${plain}s`;
     return `${chosen}://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${this.port}${path}`;
+  }
+
+  /** The certificate new TLS handshakes get; undefined without `tls`. */
+  get tlsCertificate(): CertificateInfo | undefined {
+    return this.#tls?.certificate;
+  }
+
+  /**
+   * Load the TLS key and certificate again — from `options`, else by re-reading the files of
+   * the `tls` option — and use them for new handshakes; open connections are not touched. On
+   * any error (a missing file, not PEM, a key that does not match) the certificate in force
+   * stays and the OptionError is thrown. Standalone: SIGHUP and `switchboard command reload-tls`.
+   */
+  reloadTls(options?: TlsOptions): CertificateInfo {
+    if (this.#tlsSource === undefined) throw new StateError("reloadTls(): this server was created without the tls option");
+    let material: TlsMaterial;
+    try {
+      material = loadTls(options ?? this.#tlsSource);
+    } catch (err) {
+      this.log.error({ err }, "TLS reload failed: the certificate in force stays");
+      throw err;
+    }
+    this.#http.setSecureContext(material.context);
+    if (options !== undefined) this.#tlsSource = options;
+    this.#tls = material;
+    this.log.info({ certificate: material.certificate }, "TLS certificate reloaded");
+    return material.certificate;
   }
 
   get state(): State {
@@ -221,6 +349,8 @@ export class Server {
       const cleanup = Promise.all([this.#http.stopAccepting(), ...this.#listeners.map((listener) => listener.terminate()), this.cluster.close()]);
       if (!(await withTimeout(cleanup, this.options.services.stopTimeoutMs))) this.log.error("cleanup after a failed start did not finish in time; left behind");
       this.#http.closeAll();
+      this.#metrics?.close();
+      this.#levels.dispose();
       this.#state = "stopped";
       throw err;
     }
@@ -256,6 +386,7 @@ export class Server {
       endpoints: [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
       listeners: this.#listeners.map((listener) => listener.stats()),
       cluster: this.cluster.stats(),
+      ...(this.#tls === undefined ? {} : { tls: { certificate: this.#tls.certificate, clientErrors: this.#http.tlsClientErrors, refused: this.#http.tlsRefused } }),
     };
   }
 
@@ -311,6 +442,8 @@ export class Server {
     await this.#services.stop(services.remaining());
     // Idempotent; also when the server never started (the bus exists from createServer).
     if (!(await withTimeout(this.cluster.close(), services.remaining()))) this.log.error("the cluster did not close in time; left behind");
+    this.#metrics?.close();
+    this.#levels.dispose();
     this.#state = "stopped";
     this.log.info("stopped");
   }
@@ -323,6 +456,17 @@ export class Server {
     let n = 0;
     for (const { endpoint } of this.#endpoints.values()) n += endpoint.connections.size;
     return n;
+  }
+
+  #metricsSource() {
+    return {
+      endpoints: () => [...this.#endpoints.values()].map(({ endpoint }) => endpoint.stats()),
+      listenerRefusals: () => this.#http.refusedByStatus,
+      pendingHandshakes: () => this.#http.pendingHandshakes,
+      apps: () => this.#apps.map((app) => ({ path: app.path, stats: app.stats(), members: app.rooms.list().reduce((n, room) => n + app.rooms.size(room), 0) })),
+      cluster: () => this.cluster.stats(),
+      services: () => this.#services.supervisor.states(),
+    };
   }
 
   #healthCounts() {

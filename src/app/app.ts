@@ -22,7 +22,7 @@ import { Rooms, isRoomName, type PendingRoomJoin } from "./rooms.ts";
 import { afterReply } from "./after-reply.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
-import { Router, type RouterStats, type WorkTracker } from "./router.ts";
+import { Router, type RouterStats, type TaskObserver, type WorkTracker } from "./router.ts";
 import { anonymousSession, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
 
@@ -175,6 +175,11 @@ export class App {
   stop(): void {
     const reason = new TaskAbort("stopped", "the server is stopping");
     for (const conn of this.#conns.values()) if (conn.inFlight > 0) this.#router.abortAll(conn, reason);
+  }
+
+  /** @internal The server's task observer (metrics, debug lines): told once per task call. */
+  observeTasks(observer: TaskObserver): void {
+    this.#router.observer = observer;
   }
 
   /** @internal The connections are gone: stop hearing the other nodes. */

@@ -36,6 +36,18 @@ export function newRouterStats(): RouterStats {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** How a task call ended: "ok", its error code, or "disconnected" (the caller left). */
+export type TaskOutcome = "ok" | ErrorCode | "disconnected";
+
+/**
+ * Told of every task call of a registered task when `active` (metrics on, or debug logging):
+ * once per call, never per frame. `active` false → the call is not even timed.
+ */
+export interface TaskObserver {
+  readonly active: boolean;
+  done(task: string, outcome: TaskOutcome, durationMs: number): void;
+}
+
 /** In-flight work a graceful stop waits for (the server's `work`; runtime/inflight.ts). */
 export interface WorkTracker {
   readonly closed: boolean;
@@ -43,6 +55,9 @@ export interface WorkTracker {
 }
 
 export class Router {
+  /** Set by the server (observe/): task metrics and debug lines. */
+  observer: TaskObserver | undefined;
+
   constructor(
     private readonly tasks: ReadonlyMap<string, TaskDefinition<any, any, any>>,
     private readonly rooms: RoomsApi,
@@ -108,6 +123,7 @@ export class Router {
    */
   private run(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request): void {
     if (this.work?.closed === true) return this.fail(conn, request, "overloaded", "the server is stopping");
+    const started = this.observer?.active === true ? performance.now() : -1;
     const ctx = new RequestContext(request.data, conn, this.rooms);
     let result: unknown;
     let pending: boolean;
@@ -115,11 +131,11 @@ export class Router {
       result = task.guard === undefined && task.worker === undefined && task.handler !== undefined ? this.callSync(task, ctx) : this.execute(task, ctx);
       pending = isThenable(result); // reads the result's `then`: user code too (a getter may throw)
     } catch (error) {
-      return this.failWith(conn, task, request, error);
+      return this.failWith(conn, task, request, error, started);
     }
-    if (!pending) return this.succeed(conn, task, request, result);
+    if (!pending) return this.succeed(conn, task, request, result, started);
     const controller = ctx.controller;
-    const settled = this.settle(conn, task, request, controller, result as PromiseLike<unknown>);
+    const settled = this.settle(conn, task, request, controller, result as PromiseLike<unknown>, started);
     // Tracked work: a graceful stop waits for it, and aborts it at the deadline. (Closed only
     // if the handler itself began a stop: its call is then answered by the app's stop.)
     if (this.work !== undefined && !this.work.closed) {
@@ -142,7 +158,7 @@ export class Router {
   }
 
   /** Wait for an asynchronous task: the first of it settling, or its signal (timeout, disconnect, stop). */
-  private async settle(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, controller: AbortController, pending: PromiseLike<unknown>): Promise<void> {
+  private async settle(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, controller: AbortController, pending: PromiseLike<unknown>, started: number): Promise<void> {
     const call: InFlightCall = conn.track(request, controller);
     const timeoutMs = task.timeoutMs ?? this.options.taskTimeoutMs;
     const timer = setTimeout(() => controller.abort(new TaskAbort("timeout", `task "${task.name}" took more than ${timeoutMs} ms`)), timeoutMs);
@@ -158,13 +174,22 @@ export class Router {
     clearTimeout(timer);
     const after = outcome.ok && outcome.value instanceof AfterReply ? outcome.value : undefined;
     // Already taken out: answered by a stop, or the connection is gone. One reply per call.
-    if (!conn.untrack(call)) return after?.after();
+    if (!conn.untrack(call)) {
+      this.observed(task, conn.raw.isOpen ? "unavailable" : "disconnected", started);
+      return after?.after();
+    }
     if (after !== undefined) {
-      this.succeed(conn, task, request, after.value);
+      this.succeed(conn, task, request, after.value, started);
       return after.after(); // internal (room.join's handover), after the reply is written
     }
-    if (outcome.ok) this.succeed(conn, task, request, outcome.value);
-    else this.failWith(conn, task, request, outcome.error);
+    if (outcome.ok) this.succeed(conn, task, request, outcome.value, started);
+    else this.failWith(conn, task, request, outcome.error, started);
+  }
+
+  /** One call of a registered task has ended (started < 0: it was not timed, nobody is told). */
+  private observed(task: TaskDefinition<any, any, any>, outcome: TaskOutcome, started: number): void {
+    if (started < 0 || this.observer === undefined) return;
+    this.observer.done(task.name, outcome, performance.now() - started);
   }
 
   private async execute(task: TaskDefinition<any, any, any>, ctx: TaskContext): Promise<unknown> {
@@ -189,34 +214,43 @@ export class Router {
     return await task.handler(ctx);
   }
 
-  private succeed(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, value: unknown): void {
+  private succeed(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, value: unknown, started: number): void {
     if (request.id === undefined) {
       this.stats.ok += 1;
-      return;
+      return this.observed(task, "ok", started);
     }
     let text: string;
     try {
       text = encodeReply(request.id, value);
     } catch (err) {
-      return this.failWith(conn, task, request, new Error(`task "${task.name}" returned a value JSON cannot encode`, { cause: err }));
+      return this.failWith(conn, task, request, new Error(`task "${task.name}" returned a value JSON cannot encode`, { cause: err }), started);
     }
     this.stats.ok += 1;
     conn.reply(text);
+    this.observed(task, "ok", started);
   }
 
-  private failWith(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, error: unknown): void {
+  private failWith(conn: AppConn, task: TaskDefinition<any, any, any>, request: Request, error: unknown, started: number): void {
+    const code = this.failureCode(conn, task, error);
+    if (code === "disconnected") return this.observed(task, code, started);
+    this.fail(conn, request, code, code === "internal" ? "internal error" : (error as Error).message);
+    this.observed(task, code, started);
+  }
+
+  /** The wire code of a failed call (logging what only the log may see), or "disconnected". */
+  private failureCode(conn: AppConn, task: TaskDefinition<any, any, any>, error: unknown): ErrorCode | "disconnected" {
     if (error instanceof TaskAbort) {
-      if (error.code === "timeout") return this.fail(conn, request, "timeout", error.message);
+      if (error.code === "timeout") return "timeout";
       // The stop deadline: the connection is still open (it closes with 1001 next).
-      if (error.code === "stopped") return this.fail(conn, request, "unavailable", error.message);
+      if (error.code === "stopped") return "unavailable";
       // Disconnected: there is no one left to reply to.
       this.log.debug({ conn: conn.id, task: task.name }, error.message);
-      return;
+      return "disconnected";
     }
-    if (error instanceof TaskError) return this.fail(conn, request, error.code, error.message);
+    if (error instanceof TaskError) return error.code;
     // The stack goes to the log only: the wire gets a fixed message.
     this.log.error({ err: error, task: task.name, conn: conn.id }, "task threw");
-    this.fail(conn, request, "internal", "internal error");
+    return "internal";
   }
 }
 

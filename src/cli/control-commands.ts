@@ -8,10 +8,13 @@
  * Each takes `--socket PATH`; the program's owner may pass `resolveSocket` to find the socket
  * from the config file the way `serve` does (then `--config FILE` is offered too).
  */
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { resolveConfig } from "../config/resolve.ts";
-import type { StatusResult } from "../control/builtin-commands.ts";
+import { CONFIG_FILE_NAMES } from "../config/load.ts";
+import { DEFAULT_STATUS_ROOMS, type StatusResult } from "../control/builtin-commands.ts";
+import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import type { EndpointInfo } from "../control/context.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
 import type { ServiceStatus } from "../runtime/supervisor.ts";
@@ -37,6 +40,8 @@ interface CommonOpts {
   socket?: string;
   config?: string;
   json?: boolean;
+  app?: string;
+  rooms?: string;
 }
 
 export function addControlCommands(program: Command, options: ControlCommandsOptions = {}): Command {
@@ -76,16 +81,32 @@ export function addControlCommands(program: Command, options: ControlCommandsOpt
 
   common(program.command("status"))
     .description("show uptime, memory, connections per endpoint, rooms, services and their states")
+    .option("--rooms <N>", `list at most N rooms, the biggest first (default ${DEFAULT_STATUS_ROOMS}); the total is always shown`)
     .option("--json", "print the raw JSON")
-    .action((opts: CommonOpts) => run(opts, "status", [], (result) => out(opts.json ? JSON.stringify(result, null, 2) : formatStatus(result as StatusResult))));
+    .action((opts: CommonOpts) => run(opts, "status", opts.rooms === undefined ? [] : [opts.rooms], (result) => out(opts.json ? JSON.stringify(result, null, 2) : formatStatus(result as StatusResult))));
 
   common(program.command("command"))
     .description("send any control command to the running server (`switchboard command help` lists them)")
     .argument("<name>", "command name")
     .argument("[args...]", "its arguments (put -- before arguments that start with -)")
+    .option("--app <path>", "for push: the app whose room gets the push (default /app)")
     .option("--json", "print the result as JSON even when it is text")
-    .action((name: string, args: string[], opts: CommonOpts) =>
-      run(opts, name, args, (result) => out(typeof result === "string" && !opts.json ? result : JSON.stringify(result, null, 2))));
+    .addHelpText("after", [
+      "",
+      "Examples:",
+      "  switchboard command help",
+      `  switchboard command push news news.item '{"text":"hello"}'`,
+      "  switchboard command kick app-3 4001 bye",
+    ].join("\n"))
+    .action((name: string, args: string[], opts: CommonOpts) => {
+      if (opts.app !== undefined && name !== "push") {
+        err(`switchboard ${name}: --app is an option of push only`);
+        setExitCode(CliExit.CommandFailed);
+        return;
+      }
+      const sent = opts.app === undefined ? args : [...args, opts.app];
+      return run(opts, name, sent, (result) => out(opts.json ? JSON.stringify(result, null, 2) : formatResult(name, result)));
+    });
 
   return program;
 }
@@ -109,12 +130,54 @@ export function controlCommandGroup(program: Command, io: ControlCliIO): void {
     out: (t) => io.out(`${t}\n`),
     err: (t) => io.err(`${t}\n`),
     ...(io.setExitCode ? { setExitCode: io.setExitCode } : {}),
-    resolveSocket: async (opts) => {
-      if (opts.socket !== undefined) return resolve(io.cwd, opts.socket);
-      const config = await resolveConfig({ cwd: io.cwd, env: io.env, configPath: opts.config, cli: {} });
-      return config.controlSocket ?? resolve(io.cwd, DEFAULT_CONTROL_SOCKET);
-    },
+    resolveSocket: (opts) => findControlSocket(io.cwd, io.env, opts),
   });
+}
+
+/**
+ * Where the server's control socket is: --socket; else the config's `controlSocket` (--config,
+ * SWITCHBOARD_CONFIG, SWITCHBOARD_CONTROL_SOCKET, or a config file in the working directory);
+ * else the nearest folder, from the working directory up, that holds a config file, a
+ * switchboard.sock or a switchboard.lock — `serve` puts the socket in its working directory by
+ * default, so this finds it from that folder and every folder below it.
+ */
+export async function findControlSocket(cwd: string, env: Record<string, string | undefined>, opts: { socket?: string; config?: string }): Promise<string> {
+  if (opts.socket !== undefined) return resolve(cwd, opts.socket);
+  const here = await resolveConfig({ cwd, env, configPath: opts.config, cli: {} });
+  if (here.controlSocket !== undefined) return here.controlSocket;
+  if (here.configFile !== undefined) return resolve(cwd, DEFAULT_CONTROL_SOCKET);
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, DEFAULT_CONTROL_SOCKET)) || existsSync(join(dir, DEFAULT_LOCK_FILE))) return join(dir, DEFAULT_CONTROL_SOCKET);
+    if (CONFIG_FILE_NAMES.some((name) => existsSync(join(dir, name)))) {
+      const there = await resolveConfig({ cwd: dir, env, cli: {} });
+      return there.controlSocket ?? join(dir, DEFAULT_CONTROL_SOCKET);
+    }
+    if (dirname(dir) === dir) return resolve(cwd, DEFAULT_CONTROL_SOCKET);
+  }
+}
+
+/** A command's result for a person: `help` as a table, text as it is, anything else as JSON. */
+export function formatResult(name: string, result: unknown): string {
+  if (typeof result === "string") return result;
+  if (name === "help" && Array.isArray(result)) return formatHelp(result as HelpRow[]);
+  return JSON.stringify(result, null, 2);
+}
+
+interface HelpRow {
+  name: string;
+  usage: string;
+  help: string;
+}
+
+/** `command help`: one aligned row per command, usage then what it does. */
+export function formatHelp(rows: readonly HelpRow[]): string {
+  // Help lines often start by repeating the usage ("kick ID [CODE]: close …"): show it once.
+  const description = (r: HelpRow): string => {
+    const colon = r.help.indexOf(": ");
+    return colon !== -1 && r.help.startsWith(r.name) && colon < 60 ? r.help.slice(colon + 2) : r.help;
+  };
+  return table(["COMMAND", "DESCRIPTION"], rows.map((r) => [r.usage, description(r)])) +
+    "\n\nswitchboard command NAME [ARGS...] runs one; switchboard command help NAME shows one.";
 }
 
 function describeProgress(p: unknown): string {
@@ -131,6 +194,7 @@ export function formatStatus(s: StatusResult): string {
     table(["ENDPOINT", "ENABLED", "CONNECTIONS", "ROOMS"], s.endpoints.map((e: EndpointInfo) =>
       [e.path, e.enabled ? "yes" : "no", String(e.connections), e.rooms === undefined ? "-" : String(e.rooms)])),
     "",
+    ...formatRooms(s),
     table(["SERVICE", "STATE", "RESTARTS", "CRITICAL", "LAST ERROR"], s.services.map((v: ServiceStatus) =>
       [v.name, v.state, String(v.restarts), v.critical ? "yes" : "no", v.lastError ?? ""])),
     "",
@@ -140,6 +204,15 @@ export function formatStatus(s: StatusResult): string {
       [n.nodeId === s.cluster.nodeId ? `${n.nodeId} (this)` : n.nodeId, String(n.connections), `${Math.max(0, Math.round((Date.now() - n.lastSeen) / 1000))}s ago`])),
   ];
   return lines.join("\n");
+}
+
+/** The rooms table of `status` (nothing for a server without apps), with the total when it is cut. */
+function formatRooms(s: StatusResult): string[] {
+  const list = s.roomList;
+  if (list === null || list === undefined) return [];
+  const rows = table(["ROOM", "APP", "MEMBERS"], list.rooms.map((r) => [r.room, r.app, String(r.members)]));
+  const more = list.total > list.rooms.length ? [`… ${list.total - list.rooms.length} more (${list.total} rooms in all; switchboard status --rooms N lists more)`] : [];
+  return [rows, ...more, ""];
 }
 
 export function formatDuration(ms: number): string {

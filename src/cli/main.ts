@@ -60,6 +60,8 @@ function addServeCommand(program: Command, io: CliIO): void {
     .option("-c, --config <FILE>", "config file (default: switchboard.config.ts, .js or .json in the working directory)")
     .option("--static <DIR>", "serve the files of DIR over HTTP (env SWITCHBOARD_STATIC)")
     .addOption(new Option("--log-level <LEVEL>", "log level (env SWITCHBOARD_LOG_LEVEL, default info)").choices(LOG_LEVELS))
+    .option("--control-socket <PATH>", "UNIX control socket for stop/status/command (env SWITCHBOARD_CONTROL_SOCKET, default ./switchboard.sock)")
+    .option("--lock-file <PATH>", "lock file: one server per configuration (env SWITCHBOARD_LOCK_FILE, default ./switchboard.lock)")
     .addHelpText("after", [
       "",
       "Precedence: command-line flag > SWITCHBOARD_* environment variable > config file > default.",
@@ -70,7 +72,7 @@ function addServeCommand(program: Command, io: CliIO): void {
     ].join("\n"))
     .action(async (dir: string | undefined, options: Omit<ServeFlags, "dir">) => {
       // The standalone runtime owns signals from here: a graceful stop on the first, exit on the second.
-      await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n") });
+      await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n"), debug: (text) => io.err(text) });
     });
 }
 
@@ -94,10 +96,11 @@ export async function main(argv: readonly string[], baseIO: CliIO = processIO())
 
 /** One block that says what went wrong and what to do about it. */
 export function describeError(err: unknown, env: Record<string, string | undefined> = {}): string {
-  const e = err as NodeJS.ErrnoException & { port?: number };
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
   let text: string;
   if (e?.code === "EADDRINUSE") {
-    text = `${e.message}: another program is using that port. Pick another with --port N (or --port 0 for any free port), or stop the other program.`;
+    const where = e.port === undefined ? e.message : `port ${e.port} on ${e.address ?? "this host"} is already in use`;
+    text = `${where}: another program is using it. Pick another with --port N (or --port 0 for any free port), or stop the other program.`;
   } else if (e?.code === "EACCES" && e.syscall === "listen") {
     text = `${e.message}: ports below 1024 need privileges. Use a port of 1024 or more (--port 8080).`;
   } else if (e?.code === "EADDRNOTAVAIL") {

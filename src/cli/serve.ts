@@ -15,7 +15,8 @@ import { toServeOptions, type ServeOptions } from "../config/placement.ts";
 import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
 import { FILE_KINDS, TASKS_APP_PATH, type MountContext } from "../loader/kinds.ts";
 import { createStaticHandler } from "../transport/static.ts";
-import { createRuntimeLogger } from "../runtime/logging.ts";
+import { createRuntimeLogger, setLevel } from "../runtime/logging.ts";
+import type { Logger } from "../log.ts";
 import { runStandalone, type Standalone, type StandaloneOptions } from "../runtime/standalone.ts";
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
@@ -27,6 +28,8 @@ export interface ServeFlags {
   config?: string | undefined;
   static?: string | undefined;
   logLevel?: string | undefined;
+  controlSocket?: string | undefined;
+  lockFile?: string | undefined;
 }
 
 export interface ServeContext {
@@ -34,6 +37,8 @@ export interface ServeContext {
   env: Record<string, string | undefined>;
   /** Where the banner goes. */
   out: (line: string) => void;
+  /** Where the held start-up log lines go when start-up fails and DEBUG=switchboard is set (default: dropped). */
+  debug?: (text: string) => void;
 }
 
 export interface Serving {
@@ -53,7 +58,10 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     cwd: ctx.cwd,
     env: ctx.env,
     configPath: flags.config,
-    cli: { handlers: flags.dir, port: flags.port, host: flags.host, static: flags.static, logLevel: flags.logLevel },
+    cli: {
+      handlers: flags.dir, port: flags.port, host: flags.host, static: flags.static, logLevel: flags.logLevel,
+      controlSocket: flags.controlSocket, lockFile: flags.lockFile,
+    },
   });
   if (config.static !== undefined && !isDirectory(config.static)) {
     throw new OptionError("static", `directory not found: ${config.static} (from ${config.sources.static}): create it or point --static at an existing one`);
@@ -65,22 +73,37 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   }
 
   // The config always resolves a level ("info" by default): pass it only when it was set, so
-  // that LOG_LEVEL still works.
+  // that LOG_LEVEL still works. Lines for stdout are held until the banner is out (the banner
+  // comes first) and dropped if start-up fails (its one friendly error says what happened).
   const runtimeLogger = createRuntimeLogger({
     ...(config.sources.logLevel === "default" ? {} : { level: config.logLevel }),
     ...(config.logFile === undefined ? {} : { file: config.logFile }),
+    hold: true,
   }, ctx.env);
-  const server = createServer({ ...applied.server, logger: runtimeLogger.logger });
+  try {
+    const serving = await start(config, applied, runtimeLogger.logger, ctx);
+    runtimeLogger.release();
+    return serving;
+  } catch (err) {
+    const held = runtimeLogger.discard();
+    if (ctx.env.DEBUG?.includes("switchboard")) ctx.debug?.(held.join(""));
+    throw err;
+  }
+}
 
-  // The tasks app is made on the first task file, with the config's app settings.
+async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logger, ctx: ServeContext): Promise<Serving> {
+  const server = createServer({ ...applied.server, logger });
+
+  // The app at /app is made on the first task or service file (or an endpoint factory's app()), with the config's app settings.
   let app: App | undefined;
   const context: MountContext = {
     endpointDefaults: applied.endpointDefaults,
     app: (s) => (app ??= s.app(TASKS_APP_PATH, applied.app)),
+    apps: () => new Map(app === undefined ? [] : [[TASKS_APP_PATH, app]]),
   };
   const loaded = await loadHandlerDirectory(server, config.handlers, { kinds: FILE_KINDS, context });
   if (app === undefined && applied.appKeys.length > 0) {
-    config.warnings.push(`${applied.appKeys.join(", ")} apply to the tasks app at ${TASKS_APP_PATH}, and ${shortPath(config.handlers, ctx.cwd)} has no tasks/ files: not used`);
+    config.warnings.push(`${applied.appKeys.join(", ")} apply to the app at ${TASKS_APP_PATH}, and ${shortPath(config.handlers, ctx.cwd)} has no tasks/ or services/ files: not used`);
   }
 
   const consolePage = readFileSync(CONSOLE_FILE);
@@ -89,19 +112,28 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     res.end(consolePage);
   });
   // The listener answers 500 (and logs) if a middleware throws.
-  if (config.static !== undefined) server.use(createStaticHandler(config.static, { logger: runtimeLogger.logger }));
+  if (config.static !== undefined) server.use(createStaticHandler(config.static, { logger }));
 
   // `control` is the control socket's limits; runtime/standalone.ts hands them to the ControlServer.
   const standaloneOptions: StandaloneOptions = {
     lockFile: config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
     controlSocket: config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
-    setLogLevel: (level) => runtimeLogger.setLevel(level),
+    setLogLevel: (level) => setLevel(logger, level),
     control: applied.control,
+    apps: context.apps,
   };
   const standalone = await runStandalone(server, standaloneOptions);
   for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
   return { server, standalone, config, loaded, applied };
 }
+
+/** What to add when a kind has no files, with an example file in its folder. */
+const EMPTY_HINTS: Record<string, readonly [what: string, how: string]> = {
+  endpoint: ["an endpoint file", "export default defineEndpoint({ … })"],
+  task: ["a task file under tasks/", "export default defineTask({ handler })"],
+  service: ["a service file under services/", "export default defineService({ start | main })"],
+};
+const EXAMPLE_FILES: Record<string, string> = { endpoint: "echo.ts", task: "hello.ts", service: "ticker.ts" };
 
 /** The start-up banner: every endpoint URL and page URL, and the real bound port. */
 export function banner(server: Server, config: ResolvedConfig, loaded: readonly LoadedFile[], cwd: string): string[] {
@@ -115,10 +147,13 @@ export function banner(server: Server, config: ResolvedConfig, loaded: readonly 
   for (const kind of FILE_KINDS) {
     const ofKind = loaded.filter((f) => f.kind === kind.kind);
     lines.push(`  ${kind.kind}s (${ofKind.length}):`);
-    if (ofKind.length === 0) lines.push(`    none: add a file such as echo.ts to ${shortPath(config.handlers, cwd)}`);
+    if (ofKind.length === 0) {
+      const example = join(shortPath(config.handlers, cwd), kind.folder, EXAMPLE_FILES[kind.kind] ?? "file.ts");
+      lines.push(`    none: add ${EMPTY_HINTS[kind.kind]?.[0] ?? "a file"} such as ${example} (${EMPTY_HINTS[kind.kind]?.[1] ?? "see docs/standalone.md"})`);
+    }
     lines.push(...rows(ofKind.map((f) => [kinds.get(f.kind)!.describe(server, f.name), f.rel])));
   }
-  const pages: Array<[string, string]> = [[server.url(CONSOLE_PATH, "http"), "echo console"]];
+  const pages: Array<[string, string]> = [[server.url(CONSOLE_PATH, "http"), "console"]];
   if (config.static !== undefined) pages.push([server.url("/", "http"), `static files from ${shortPath(config.static, cwd)}`]);
   pages.push([server.url("/healthz", "http"), "health"]);
   lines.push("  pages:", ...rows(pages));

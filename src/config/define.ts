@@ -9,6 +9,10 @@
  * The keys, their env names and their checks are in schema.ts.
  */
 import type { LimitName } from "../limits.ts";
+import type { Server } from "../server.ts";
+import type { App } from "../app/app.ts";
+import type { EndpointOptions } from "../options.ts";
+import type { ServiceContext } from "../runtime/service.ts";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -44,7 +48,63 @@ export interface SwitchboardConfig {
   logFile?: string;
   /** A Redis URL joins this node to a cluster; prefix default "switchboard:", as in the library. */
   cluster?: { redis?: string; prefix?: string };
+  /**
+   * Serve https:// and wss:// on the port: PEM files (relative paths: to the config file).
+   * SIGHUP or `switchboard command reload-tls` re-reads them without dropping connections.
+   */
+  tls?: { key?: string; cert?: string; ca?: string; passphrase?: string };
+  /** Client address from Forwarded / X-Forwarded-For when the peer is a trusted proxy: true, or proxy addresses / CIDRs. Default false. */
+  trustProxy?: boolean | string[];
+  /** Prometheus metrics (docs/operations.md#metrics). Off unless `enabled`. */
+  metrics?: { enabled?: boolean; path?: string; port?: number; token?: string };
+  /** The server API (docs/api.md): on when a key is set. */
+  api?: { key?: string };
+  /** The admin dashboard (docs/admin.md): on when a token is set. */
+  admin?: { token?: string };
+  /**
+   * The app at /app (the folder's tasks/; docs/standalone.md). Its task and room limits are
+   * `limits.*` (taskTimeoutMs, maxInFlightTasks, maxRoomsPerConnection, …).
+   */
+  app?: AppConfig;
 }
+
+export interface AppConfig {
+  /** Send room.joined / room.left pushes and list members in replies. Default false. */
+  presence?: boolean;
+  /** May clients join rooms (`?room=`, room.join)? Default true. */
+  rooms?: boolean;
+  /** Over maxPushBufferedBytes: "drop" the push (default) or "close" the connection (4000). */
+  pushPolicy?: "drop" | "close";
+  /** Signed session tokens (HS256, at least 32 bytes): tokenSession({ secret }). Default: anonymous users. */
+  sessionSecret?: string;
+  /** With sessionSecret: refuse a connection without a token with 401 (true, default) or let it in anonymous. */
+  sessionRequired?: boolean;
+}
+
+/**
+ * What a file of a served folder can reach besides its own definition: the server, and the
+ * apps mounted on it (`app()` is the tasks app at /app, whose rooms a service pushes to).
+ */
+export interface ServedContext {
+  readonly server: Server;
+  /**
+   * The app at `path` (default "/app"). Throws a SwitchboardError ("not_found") naming the apps
+   * that exist. The app at /app exists when the folder has tasks/ or services/ files, or when an
+   * endpoint factory asks for it while it loads.
+   */
+  app(path?: string): App;
+}
+
+/** The second argument of a served service's start() / main(): the supervisor's context and the served handle. */
+export interface ServedServiceContext extends ServiceContext, ServedContext {}
+
+/**
+ * An endpoint file may export a factory instead of options; it is called once when the file is
+ * loaded, with the served handle:
+ *
+ *   export default (served: ServedContext) => defineEndpoint({ message(conn, data) { … served.app().rooms … } });
+ */
+export type ServedEndpointFactory = (served: ServedContext) => EndpointOptions<any>;
 
 /** Identity function that gives a config file its type. */
 export function defineConfig(config: SwitchboardConfig): SwitchboardConfig {

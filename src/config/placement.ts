@@ -16,6 +16,7 @@ import type { ClusterConfig } from "../cluster/index.ts";
 import type { AppOptions } from "../app/app.ts";
 import type { ControlServerOptions } from "../control/server.ts";
 import type { ResolvedConfig } from "./resolve.ts";
+import { tokenSession } from "../app/sessions.ts";
 
 /** The control socket's limits (runtime/standalone.ts hands them to the ControlServer). */
 export type ControlLimits = Pick<ControlServerOptions, "maxLineBytes" | "maxConnections" | "maxBufferedBytes" | "stopGraceMs">;
@@ -49,6 +50,8 @@ export const LIMIT_PLACES = {
   stopGraceMs: "server",
   maxConnections: "endpoints",
   maxBufferedBytes: "server",
+  maxRequestBodyBytes: "server",
+  apiMaxPageSize: "server",
   taskTimeoutMs: "app",
   maxInFlightTasks: "app",
   maxBadMessages: "app",
@@ -129,5 +132,34 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
     else throw new OptionError(`limits.${name}`, `not a setting of switchboard serve: ${place.nowhere} (from ${config.sources[`limits.${name}`] ?? "config"})`);
   }
   server.cluster = cluster;
+  const tls = config.tls;
+  if (tls.key !== undefined || tls.cert !== undefined || tls.ca !== undefined || tls.passphrase !== undefined) {
+    // A missing half is refused by loadTls() ("tls.cert is required …"), not dropped.
+    server.tls = { key: tls.key ?? "", cert: tls.cert ?? "", ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }) };
+  }
+  if (config.trustProxy !== false) server.trustProxy = config.trustProxy;
+  const { enabled, path, port, token } = config.metrics;
+  // createServer validates the values again and names metrics.* in its OptionError.
+  if (enabled !== undefined || path !== undefined || port !== undefined || token !== undefined) {
+    server.metrics = { ...(enabled === undefined ? {} : { enabled }), ...(path === undefined ? {} : { path }), ...(port === undefined ? {} : { port }), ...(token === undefined ? {} : { token }) };
+  }
+  if (config.api.key !== undefined) server.api = { ...server.api, key: config.api.key };
+  if (config.admin.token !== undefined) server.admin = { token: config.admin.token };
+  placeAppSettings(config, app, appKeys);
   return { server, app, endpointDefaults, control, appKeys };
+}
+
+/** The config's `app.*` keys onto the app at /app (each key is typed against AppOptions here). */
+function placeAppSettings(config: ResolvedConfig, app: AppOptions, appKeys: string[]): void {
+  const { presence, rooms, pushPolicy, sessionSecret, sessionRequired } = config.app;
+  if (presence !== undefined) app.presence = presence;
+  if (rooms !== undefined) app.rooms = rooms;
+  if (pushPolicy !== undefined) app.pushPolicy = pushPolicy;
+  if (sessionSecret !== undefined) app.session = tokenSession({ secret: sessionSecret, ...(sessionRequired === undefined ? {} : { required: sessionRequired }) });
+  else if (sessionRequired !== undefined) {
+    throw new OptionError("app.sessionRequired", `has no effect without app.sessionSecret (from ${config.sources["app.sessionRequired"] ?? "config"}): set the secret too, or drop it`);
+  }
+  for (const key of ["presence", "rooms", "pushPolicy", "sessionSecret", "sessionRequired"] as const) {
+    if (config.app[key] !== undefined) appKeys.push(`app.${key}`);
+  }
 }

@@ -8,7 +8,7 @@ import { OptionError } from "../errors.ts";
 import type { LimitName } from "../limits.ts";
 import { resolveServerOptions } from "../options.ts";
 import { DEFAULT_PREFIX } from "../cluster/index.ts";
-import type { DeflateConfig, LogLevel } from "./define.ts";
+import type { AppConfig, DeflateConfig, LogLevel } from "./define.ts";
 import { findConfigFile, readConfigFile } from "./load.ts";
 import { CONFIG_FIELDS, FIELDS_BY_KEY, SECTIONS, suggest, type Checked, type ConfigField } from "./schema.ts";
 
@@ -26,6 +26,16 @@ export interface ResolvedConfig {
   logLevel: LogLevel;
   logFile: string | undefined;
   cluster: { redis: string | undefined; prefix: string };
+  /** The app at /app (the folder's tasks/): each key undefined when not set. */
+  app: AppConfig;
+  /** TLS files (absolute paths), each undefined when not set. */
+  tls: { key: string | undefined; cert: string | undefined; ca: string | undefined; passphrase: string | undefined };
+  trustProxy: boolean | string[];
+  /** Prometheus metrics, each undefined when not set. */
+  metrics: { enabled: boolean | undefined; path: string | undefined; port: number | undefined; token: string | undefined };
+  /** The server API's key and the admin dashboard's token (undefined: off). */
+  api: { key: string | undefined };
+  admin: { token: string | undefined };
   /** The config file that was read, if any. */
   configFile: string | undefined;
   /** Where each set key came from: "default", "file", "env SWITCHBOARD_PORT", "--port". */
@@ -111,6 +121,15 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
     logLevel: get("logLevel"),
     logFile: get("logFile"),
     cluster: { redis: get("cluster.redis"), prefix: get("cluster.prefix") },
+    tls: { key: get("tls.key"), cert: get("tls.cert"), ca: get("tls.ca"), passphrase: get("tls.passphrase") },
+    trustProxy: get<boolean | string[] | undefined>("trustProxy") ?? false,
+    metrics: { enabled: get("metrics.enabled"), path: get("metrics.path"), port: get("metrics.port"), token: get("metrics.token") },
+    api: { key: get("api.key") },
+    admin: { token: get("admin.token") },
+    app: {
+      presence: get("app.presence"), rooms: get("app.rooms"), pushPolicy: get("app.pushPolicy"),
+      sessionSecret: get("app.sessionSecret"), sessionRequired: get("app.sessionRequired"),
+    },
     configFile,
     sources: Object.fromEntries([...settings].map(([k, s]) => [k, s.source])),
     warnings,

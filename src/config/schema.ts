@@ -9,6 +9,7 @@
  */
 import { LIMITS, type LimitName } from "../limits.ts";
 import { DEFAULT_PREFIX } from "../cluster/index.ts";
+import { compileTrustProxy } from "../transport/forwarded.ts";
 
 export type Checked = { ok: true; value: unknown } | { ok: false; expected: string };
 
@@ -69,6 +70,19 @@ function logLevel(value: unknown): Checked {
   return typeof value === "string" && (LOG_LEVELS as readonly string[]).includes(value) ? ok(value) : bad(`one of ${LOG_LEVELS.join(", ")}`);
 }
 
+function bool(value: unknown): Checked {
+  return typeof value === "boolean" ? ok(value) : bad("true or false");
+}
+
+function pushPolicy(value: unknown): Checked {
+  return value === "drop" || value === "close" ? ok(value) : bad('"drop" or "close"');
+}
+
+/** tokenSession() needs an HS256 secret of at least 32 bytes. */
+function sessionSecret(value: unknown): Checked {
+  return typeof value === "string" && Buffer.byteLength(value) >= 32 ? ok(value) : bad("a string of at least 32 bytes (e.g. from `openssl rand -hex 32`)");
+}
+
 function redisUrl(value: unknown): Checked {
   return typeof value === "string" && /^rediss?:\/\/\S+$/.test(value) ? ok(value) : bad('a Redis URL such as "redis://127.0.0.1:6379"');
 }
@@ -84,6 +98,23 @@ export function envName(key: string): string {
 }
 
 const port = integer(0, 65535);
+
+/** trustProxy: true, false, or a list of proxy addresses / CIDRs (as text: true, false or "10.0.0.1,10.1.0.0/16"). */
+function trustProxy(value: unknown): Checked {
+  const expected = 'true, false or a list of proxy addresses / CIDRs such as ["127.0.0.1", "10.0.0.0/8"]';
+  if (typeof value !== "boolean" && !Array.isArray(value)) return bad(expected);
+  try {
+    compileTrustProxy(value as boolean | string[]);
+  } catch (err) {
+    return bad(`${expected} (${(err as Error).message})`);
+  }
+  return ok(value);
+}
+
+function trustProxyText(text: string): Checked {
+  const asBool = boolText(text);
+  return asBool.ok ? asBool : trustProxy(text.split(",").map((part) => part.trim()));
+}
 
 const limitFields: ConfigField[] = (Object.keys(LIMITS) as LimitName[]).map((name) => {
   const spec = LIMITS[name];
@@ -104,34 +135,31 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   field("logFile", nonEmptyString, "Log to this file instead of stdout (runtime).", { isPath: true }),
   field("cluster.redis", redisUrl, "Redis URL: join a cluster (cluster)."),
   field("cluster.prefix", nonEmptyString, `Redis key/channel prefix. Default ${JSON.stringify(DEFAULT_PREFIX)} (the library's).`),
+  // TLS on the port (https://, wss://): PEM files; relative paths are against the config file. SIGHUP re-reads them.
+  field("tls.key", nonEmptyString, "TLS private key, a PEM file: serve https:// and wss:// (with tls.cert).", { isPath: true }),
+  field("tls.cert", nonEmptyString, "TLS certificate (chain, leaf first), a PEM file (with tls.key).", { isPath: true }),
+  field("tls.ca", nonEmptyString, "CA certificates to trust (PEM file) for client certificates. Default: Node's.", { isPath: true }),
+  field("tls.passphrase", nonEmptyString, "Passphrase of an encrypted tls.key."),
+  field("trustProxy", trustProxy, "Client address from Forwarded / X-Forwarded-For when the peer is a trusted proxy: true, false (default) or a list of addresses / CIDRs.", { fromText: trustProxyText }),
+  // The app at /app (the folder's tasks/); its task and room limits are limits.* rows.
+  field("app.presence", bool, "The app at /app sends room.joined / room.left and lists members. Default false.", { fromText: boolText }),
+  field("app.rooms", bool, "Clients of the app at /app may join rooms (?room=, room.join). Default true.", { fromText: boolText }),
+  field("app.pushPolicy", pushPolicy, 'Over maxPushBufferedBytes: "drop" the push (default) or "close" the connection (4000).'),
+  field("app.sessionSecret", sessionSecret, "HS256 secret: the app at /app takes signed session tokens (tokenSession). Default: anonymous users."),
+  field("app.sessionRequired", bool, "With app.sessionSecret: a connection without a token gets 401 (true, default) or is anonymous.", { fromText: boolText }),
+  // Operations (docs/operations.md#metrics, docs/api.md, docs/admin.md): each off unless set.
+  field("metrics.enabled", bool, "Serve Prometheus metrics at GET /metrics (docs/operations.md#metrics). Default false.", { fromText: boolText }),
+  field("metrics.path", nonEmptyString, 'Path of the metrics. Default "/metrics".'),
+  field("metrics.port", port, "Serve metrics (and /readyz) on a listener of their own on host. Default: the main port.", { fromText: integerText(port) }),
+  field("metrics.token", nonEmptyString, "Bearer token every scrape must send (16–1024 characters); without one or with a wrong one → 401."),
+  field("api.key", nonEmptyString, "Turns on the server API (POST /api/…, docs/api.md): its bearer key, 16–1024 characters."),
+  field("admin.token", nonEmptyString, "Turns on the admin dashboard (/admin, docs/admin.md): its bearer token, 16–1024 characters."),
 ];
 
 export const FIELDS_BY_KEY: ReadonlyMap<string, ConfigField> = new Map(CONFIG_FIELDS.map((f) => [f.key, f]));
 
 /** Keys that hold an object of further keys in a config file. */
-export const SECTIONS = ["limits", "cluster"] as const;
+export const SECTIONS = ["limits", "cluster", "app", "tls", "metrics", "api", "admin"] as const;
 
-/** Closest known key, for "did you mean …" (edit distance <= 2). */
-export function suggest(key: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = distance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
+/** Closest known key, for "did you mean …" (edit distance <= 2): the same rule as endpoint options. */
+export { suggest } from "../options.ts";

@@ -4,9 +4,15 @@
  */
 import { CloseCode } from "../protocol/close-codes.ts";
 import { CommandTable, usage, type CommandSpec } from "./commands.ts";
-import type { ClusterInfo, ControlContext, EndpointInfo } from "./context.ts";
+import type { ClusterInfo, ControlContext, EndpointInfo, RoomsInfo } from "./context.ts";
 import { ControlError, ControlErrorCode } from "./protocol.ts";
+import { TASK_NAME_PATTERN } from "../protocol/messages.ts";
 import type { ServiceStatus } from "../runtime/supervisor.ts";
+
+/** What `reload-tls` needs from the context; runtime/standalone.ts adds it (server.reloadTls()). */
+export interface TlsReloadContext {
+  reloadTls?(): { fingerprint256: string; subject: string; validTo: string };
+}
 
 export interface StatusResult {
   readonly pid: number;
@@ -16,14 +22,20 @@ export interface StatusResult {
   readonly endpoints: EndpointInfo[];
   /** Total rooms over all app endpoints (null if no endpoint has rooms). */
   readonly rooms: number | null;
+  /** The rooms with the most members (at most `status ROOMS`, default 20) and how many there are; null without apps. */
+  readonly roomList: RoomsInfo | null;
   readonly services: ServiceStatus[];
   readonly cluster: ClusterInfo;
 }
 
+/** How many rooms `status` lists when not told (`status ROOMS` asks for up to MAX_STATUS_ROOMS). */
+export const DEFAULT_STATUS_ROOMS = 20;
+export const MAX_STATUS_ROOMS = 10_000;
+
 /** RFC 6455 §7.4: a close frame may carry at most 123 bytes of reason. */
 const MAX_REASON_BYTES = 123;
 
-export async function status(ctx: ControlContext): Promise<StatusResult> {
+export async function status(ctx: ControlContext, maxRooms: number = DEFAULT_STATUS_ROOMS): Promise<StatusResult> {
   const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
   const endpoints = ctx.endpoints();
   const withRooms = endpoints.filter((e) => e.rooms !== undefined);
@@ -34,6 +46,7 @@ export async function status(ctx: ControlContext): Promise<StatusResult> {
     memory: { rss, heapUsed, heapTotal, external },
     endpoints,
     rooms: withRooms.length > 0 ? withRooms.reduce((n, e) => n + (e.rooms ?? 0), 0) : null,
+    roomList: ctx.rooms?.(maxRooms) ?? null,
     services: ctx.services(),
     cluster: await ctx.cluster(),
   };
@@ -51,8 +64,26 @@ export function builtinCommands(table: () => CommandTable): CommandSpec[] {
     },
     {
       name: "status",
-      help: "uptime, memory, connections per endpoint, rooms, services and their states, the cluster's nodes with their connection counts",
-      handler: (ctx) => status(ctx),
+      args: [{ name: "rooms", optional: true, int: { min: 0, max: MAX_STATUS_ROOMS } }],
+      help: `status [ROOMS]: uptime, memory, connections per endpoint, rooms (the ROOMS biggest, default ${DEFAULT_STATUS_ROOMS}, and the total), services and their states, the cluster's nodes`,
+      handler: (ctx, args) => status(ctx, (args.rooms as number | undefined) ?? DEFAULT_STATUS_ROOMS),
+    },
+    {
+      name: "push",
+      args: [{ name: "room" }, { name: "task" }, { name: "json" }, { name: "app", optional: true }],
+      help: "push ROOM TASK JSON [APP]: publish a protocol push (task, data) to a room of the app at APP (default /app), as rooms.publish() does: offsets, history and the cluster apply",
+      async handler(ctx, args) {
+        if (ctx.push === undefined) throw notFound("this server has no apps to push through");
+        const task = String(args.task);
+        if (!TASK_NAME_PATTERN.test(task)) throw new ControlError(ControlErrorCode.BadArgs, `TASK must be 1–128 printable ASCII characters without spaces (got ${JSON.stringify(task.slice(0, 40))})`);
+        let data: unknown;
+        try {
+          data = JSON.parse(String(args.json));
+        } catch (err) {
+          throw new ControlError(ControlErrorCode.BadArgs, `JSON is not valid JSON (${(err as Error).message}); quote it for the shell, e.g. '{"text":"hi"}'`);
+        }
+        return ctx.push(args.app === undefined ? "/app" : String(args.app), String(args.room), task, data);
+      },
     },
     {
       name: "services",
@@ -116,9 +147,22 @@ export function builtinCommands(table: () => CommandTable): CommandSpec[] {
     },
     {
       name: "log-level",
-      args: [{ name: "level", choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] }],
-      help: "log-level LEVEL: change the log level of the running server",
-      handler: (ctx, args) => ({ level: ctx.setLogLevel(String(args.level)) }),
+      args: [{ name: "level", optional: true, choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] }],
+      help: "log-level [LEVEL]: show the log level of the running server, or change it (debug: connections, refused handshakes, task calls; trace: message sizes)",
+      handler(ctx, args) {
+        if (args.level !== undefined) return { level: ctx.setLogLevel(String(args.level)) };
+        return { level: ctx.logLevel() };
+      },
+    },
+    {
+      name: "reload-tls",
+      help: "reload-tls: read the TLS key and certificate files again; new connections get them, open ones stay. A bad file keeps the certificate in force and is reported",
+      handler(ctx) {
+        // Optional on the context (like rooms/push): only a standalone server wires it.
+        const reload = (ctx as ControlContext & TlsReloadContext).reloadTls;
+        if (reload === undefined) throw notFound("this server cannot reload TLS");
+        return reload();
+      },
     },
     {
       name: "help",

@@ -33,6 +33,33 @@ export interface ConnectionInfo {
   readonly bufferedAmount?: number;
 }
 
+/** One room of an app on this node (`switchboard status`). */
+export interface RoomInfo {
+  /** The app's path, e.g. "/app". */
+  readonly app: string;
+  readonly room: string;
+  /** This node's members. */
+  readonly members: number;
+}
+
+export interface RoomsInfo {
+  /** Rooms with members on this node, over every app. */
+  readonly total: number;
+  /** The rooms with the most members first, at most the limit asked for. */
+  readonly rooms: RoomInfo[];
+}
+
+/** What `push` did: the push's position in the room's stream and this node's recipients. */
+export interface PushInfo {
+  readonly app: string;
+  readonly room: string;
+  readonly task: string;
+  readonly offset: number;
+  readonly epoch: string;
+  /** Members on every node when the push was published. */
+  readonly members: number;
+}
+
 export interface ControlContext {
   /** ms since the server started. */
   uptimeMs(): number;
@@ -51,8 +78,17 @@ export interface ControlContext {
   broadcast(path: string, message: string): number;
   services(): ServiceStatus[];
   restartService(name: string): Promise<ServiceState>;
+  /** The rooms of the server's apps (absent: the server has no app layer to ask). */
+  rooms?(limit: number): RoomsInfo;
+  /**
+   * Publish a protocol push to a room of an app (its stream: offsets, history and the cluster
+   * apply). not_found for an unknown app, or a room with no members on any node.
+   */
+  push?(app: string, room: string, task: string, data: unknown): Promise<PushInfo>;
   /** Returns the level now in force (throws OptionError on an unknown level). */
   setLogLevel(level: string): string;
+  /** The level in force. */
+  logLevel(): string;
   /**
    * Start a graceful stop. Resolves once everything but the control socket has stopped (so the
    * reply can still be sent); `progress` hears each phase.

@@ -4,9 +4,10 @@
  * are passed in.
  */
 import type { Server } from "../server.ts";
+import type { App } from "../app/app.ts";
 import { setLevel } from "../runtime/logging.ts";
 import { notFound } from "./builtin-commands.ts";
-import type { ConnectionInfo, ControlContext, EndpointInfo } from "./context.ts";
+import type { ConnectionInfo, ControlContext, EndpointInfo, PushInfo, RoomInfo, RoomsInfo } from "./context.ts";
 
 export interface ServerContextOptions {
   /** The graceful stop of the whole process (see ControlContext.stop). */
@@ -14,8 +15,10 @@ export interface ServerContextOptions {
   /** Default: set the level of the server's logger. */
   setLogLevel?: (level: string) => string;
   nodeId?: () => string | undefined;
-  /** Rooms of an app endpoint (the app layer supplies it). */
+  /** Rooms of an app endpoint (default: from `apps`). */
   rooms?: (path: string) => number | undefined;
+  /** The apps on the server, by path: what `status` lists rooms of and `push` publishes through. */
+  apps?: () => ReadonlyMap<string, App>;
 }
 
 export function serverContext(server: Server, options: ServerContextOptions): ControlContext {
@@ -32,7 +35,7 @@ export function serverContext(server: Server, options: ServerContextOptions): Co
       return { nodeId, kind, status, bus, nodes: await server.cluster.nodes() };
     },
     endpoints: (): EndpointInfo[] => [...server.endpoints.values()].map((ep) => {
-      const rooms = options.rooms?.(ep.path);
+      const rooms = options.rooms?.(ep.path) ?? options.apps?.().get(ep.path)?.rooms.list().length;
       return { path: ep.path, enabled: ep.enabled, connections: ep.connections.size, ...(rooms !== undefined ? { rooms } : {}) };
     }),
     setEndpointEnabled: (path, enabled) => {
@@ -58,7 +61,38 @@ export function serverContext(server: Server, options: ServerContextOptions): Co
     broadcast: (path, message) => endpoint(path).broadcast(message).sent,
     services: () => server.services.states(),
     restartService: (name) => server.services.restart(name),
+    ...(options.apps === undefined ? {} : roomCommands(options.apps)),
     setLogLevel: options.setLogLevel ?? ((level) => setLevel(server.log, level)),
+    logLevel: () => server.logLevel,
     stop: options.stop,
+  };
+}
+
+/** `status` rooms and `push`, through each app's own rooms (so the engine, offsets and history apply). */
+function roomCommands(apps: () => ReadonlyMap<string, App>): Pick<ControlContext, "rooms" | "push"> {
+  const appAt = (path: string): App => {
+    const app = apps().get(path);
+    if (app === undefined) throw notFound(`no app at "${path}"`, [...apps().keys()]);
+    return app;
+  };
+  return {
+    rooms(limit: number): RoomsInfo {
+      const all: RoomInfo[] = [];
+      for (const [path, app] of apps()) for (const room of app.rooms.list()) all.push({ app: path, room, members: app.rooms.size(room) });
+      all.sort((a, b) => b.members - a.members || a.room.localeCompare(b.room));
+      return { total: all.length, rooms: all.slice(0, limit) };
+    },
+    async push(path, room, task, data): Promise<PushInfo> {
+      const app = appAt(path);
+      // Every node's members, so a room whose members are all on another node is still found.
+      const members = (await app.rooms.clusterMembers(room)).length;
+      if (members === 0) {
+        const local = app.rooms.list();
+        const shown = local.slice(0, 20).join(", ") + (local.length > 20 ? `, … (${local.length} in all)` : "");
+        throw notFound(`no room "${room}" on ${path}: it has no members on any node (rooms on this node: ${shown || "none"})`);
+      }
+      const { offset, epoch } = await app.rooms.publish(room, task, data);
+      return { app: path, room, task, offset, epoch, members };
+    },
   };
 }

@@ -141,7 +141,8 @@ export class ControlServer {
 
   /** Dispatch one request; resolves with its reply, never rejects (a throw is an "internal" reply). */
   #run(request: ControlRequest, call: CommandCall): Promise<ControlReply> {
-    this.#log.info({ command: request.command, args: request.args }, "control command");
+    // Operators' routine (status polls every few seconds): debug, not info.
+    this.#log.debug({ command: request.command, args: request.args }, "control command");
     // `dispatch` may be anyone's function: a synchronous throw must become a reply as well.
     const task = Promise.resolve()
       .then(() => this.#dispatch(request, call))

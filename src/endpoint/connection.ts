@@ -15,6 +15,17 @@ export interface SendPolicy {
   readonly slowConsumer: SlowConsumerPolicy;
   /** Called when a send is refused, so the endpoint can count it. */
   onRefused(conn: Connection<unknown>, policy: SlowConsumerPolicy): void;
+  /** The endpoint's send counters: one increment per message written (metrics read them at scrape). */
+  readonly sent: SentCounters;
+  /** Cached "trace is on" (log.ts LevelFlags): when true, each send's size is logged through `traceSend`. */
+  readonly levels: { readonly trace: boolean };
+  traceSend(conn: Connection<unknown>, bytes: number): void;
+}
+
+/** Messages and payload bytes written (a text message counts its length in UTF-16 units: bytes for ASCII). */
+export interface SentCounters {
+  messagesOut: number;
+  bytesOut: number;
 }
 
 const MAX_REASON_BYTES = 123; // RFC 6455 §5.5: a control frame payload is at most 125 bytes.
@@ -77,6 +88,7 @@ export class Connection<D = Record<string, unknown>> {
     if (!this.#admit()) return false;
     const binary = isBinary ?? typeof data !== "string";
     this.#socket.send(typeof data === "string" || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary);
+    this.#counted(data.length);
     return true;
   }
 
@@ -84,6 +96,7 @@ export class Connection<D = Record<string, unknown>> {
   sendPrepared(message: PreparedMessage): boolean {
     if (!this.#admit()) return false;
     this.#socket.sendPrepared(message);
+    this.#counted(message.data.length);
     return true;
   }
 
@@ -106,6 +119,14 @@ export class Connection<D = Record<string, unknown>> {
   /** @internal used by the heartbeat. */
   ping(): void {
     this.#socket.ping();
+  }
+
+  /** Two increments; the trace line only when trace is on (a cached boolean, not a pino call). */
+  #counted(length: number): void {
+    const policy = this.#policy;
+    policy.sent.messagesOut++;
+    policy.sent.bytesOut += length;
+    if (policy.levels.trace) policy.traceSend(this as Connection<unknown>, length);
   }
 
   #admit(): boolean {

@@ -27,6 +27,18 @@ export interface EndpointStats {
   /** Sends refused because the connection was a slow consumer. */
   slowConsumerDrops: number;
   slowConsumerCloses: number;
+  /** Messages received and their payload bytes. */
+  messagesIn: number;
+  bytesIn: number;
+  /** Messages written (replies, pushes, broadcast deliveries) and their payload bytes (text: UTF-16 units). */
+  messagesOut: number;
+  bytesOut: number;
+  /** Connections that got an `endpoint.broadcast()` message. */
+  broadcastDeliveries: number;
+  /** Upgrades refused by this endpoint, by HTTP status (limits, subprotocol, the handshake hook). */
+  refusedByStatus: Record<number, number>;
+  /** Closed connections by close code (1005: none given, 1006: no close frame). */
+  closesByCode: Record<number, number>;
 }
 
 export interface EndpointContext {
@@ -35,6 +47,8 @@ export interface EndpointContext {
   readonly prepare: PrepareMessage;
   /** True while the server is stopping: upgrades are refused with 503. */
   readonly stopping: () => boolean;
+  /** Cached level checks (log.ts LevelFlags): debug logs connections and refusals, trace message sizes. */
+  readonly levels: { readonly debug: boolean; readonly trace: boolean };
 }
 
 /** The decision for a client that left while its hook ran: a refusal, since no socket is left to answer. */
@@ -59,7 +73,11 @@ export class Endpoint<D = Record<string, unknown>> {
    * accepted decision whose socket went away before it opened (release, from the transport).
    */
   #reserved = 0;
-  readonly #counters = { accepted: 0, rejected: 0, abandoned: 0, slowConsumerDrops: 0, slowConsumerCloses: 0 };
+  readonly #counters = { accepted: 0, rejected: 0, abandoned: 0, slowConsumerDrops: 0, slowConsumerCloses: 0, messagesIn: 0, bytesIn: 0, broadcastDeliveries: 0 };
+  readonly #sent = { messagesOut: 0, bytesOut: 0 };
+  // Keyed by status / close code: both are bounded ranges (100–599, 1000–4999), so are these tables.
+  readonly #refusedByStatus: Record<number, number> = {};
+  readonly #closesByCode: Record<number, number> = {};
   #closed?: { resolve: () => void; promise: Promise<void> };
 
   constructor(path: string, options: EndpointOptions<D>, limits: ResolvedEndpointLimits, maxConnections: number, idPrefix: string, context: EndpointContext) {
@@ -75,6 +93,9 @@ export class Endpoint<D = Record<string, unknown>> {
       maxBufferedBytes: limits.maxBufferedBytes,
       slowConsumer: limits.slowConsumer,
       onRefused: (conn, policy) => this.#countRefusal(conn, policy),
+      sent: this.#sent,
+      levels: context.levels,
+      traceSend: (conn, bytes) => this.#log.trace({ conn: conn.id, bytes }, "message out"),
     };
   }
 
@@ -90,11 +111,16 @@ export class Endpoint<D = Record<string, unknown>> {
 
   /** Send one message to every connection (but `except`), framed once. */
   broadcast(data: string | Buffer | Uint8Array, options: BroadcastOptions<Connection<D>> & { isBinary?: boolean } = {}): BroadcastResult {
-    return broadcastPrepared(this.#connections.values(), this.#context.prepare(data, options.isBinary), options);
+    const result = broadcastPrepared(this.#connections.values(), this.#context.prepare(data, options.isBinary), options);
+    this.#counters.broadcastDeliveries += result.sent;
+    return result;
   }
 
   stats(): EndpointStats {
-    return { path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, reserved: this.#reserved, ...this.#counters };
+    return {
+      path: this.path, enabled: this.enabled, connections: this.#connections.size, maxConnections: this.maxConnections, reserved: this.#reserved,
+      ...this.#counters, ...this.#sent, refusedByStatus: { ...this.#refusedByStatus }, closesByCode: { ...this.#closesByCode },
+    };
   }
 
   /**
@@ -105,6 +131,7 @@ export class Endpoint<D = Record<string, unknown>> {
     const refusal = this.#refusal(req);
     if (refusal !== undefined) {
       this.#counters.rejected++;
+      this.#refused(refusal);
       return refusal;
     }
     this.#reserved++;
@@ -139,8 +166,15 @@ export class Endpoint<D = Record<string, unknown>> {
     if (!decision.ok) {
       this.#reserved--;
       this.#counters.rejected++;
+      this.#refused(decision);
     }
     return decision;
+  }
+
+  #refused(decision: HandshakeDecision): void {
+    if (decision.ok) return;
+    this.#refusedByStatus[decision.status] = (this.#refusedByStatus[decision.status] ?? 0) + 1;
+    if (this.#context.levels.debug) this.#log.debug({ status: decision.status, reason: decision.reason }, "handshake refused");
   }
 
   /** @internal An accepted upgrade that did not become a socket (the client went away). */
@@ -156,13 +190,22 @@ export class Endpoint<D = Record<string, unknown>> {
     this.#connections.set(conn.id, conn);
     const onHookError = (err: Error) => this.#hookError(conn, err);
     const { message, close, error } = this.#options;
+    const counters = this.#counters;
+    const levels = this.#context.levels;
+    const openedAt = Date.now();
+    if (levels.debug) this.#log.debug({ conn: conn.id, protocol: conn.protocol }, "connection open");
     socket.listen({
       message: (data, isBinary) => {
         conn.alive = true;
+        counters.messagesIn++;
+        counters.bytesIn += data.length;
+        if (levels.trace) this.#log.trace({ conn: conn.id, bytes: data.length, binary: isBinary }, "message in");
         runHook(message, [conn, data, isBinary], onHookError);
       },
       close: (code, reason) => {
         this.#connections.delete(conn.id);
+        this.#closesByCode[code] = (this.#closesByCode[code] ?? 0) + 1;
+        if (levels.debug) this.#log.debug({ conn: conn.id, code, reason, durationMs: Date.now() - openedAt }, "connection closed");
         runHook(close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "close hook threw"));
         if (this.#connections.size === 0) this.#closed?.resolve();
       },

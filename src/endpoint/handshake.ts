@@ -25,8 +25,14 @@ export interface HandshakeRequest {
   readonly deflate: boolean;
   /** Request headers, lower-cased names. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The peer's IP address. Read it while the hook runs: once a refused socket is gone it is unknown. */
+  /**
+   * The client's IP address. Read it while the hook runs: once a refused socket is gone it is
+   * unknown. With `trustProxy`, when the direct peer is a trusted proxy, it is the client's
+   * address from `Forwarded: for=` / `X-Forwarded-For` (docs/operations.md#behind-a-proxy).
+   */
   readonly remoteAddress: string | undefined;
+  /** The direct peer's IP address (the proxy's, behind one): `remoteAddress` without trustProxy. */
+  readonly peerAddress: string | undefined;
   /**
    * Call `listener` once when the client's connection closes (a reset, or the handshake
    * timeout dropping it) — at once if it already has. Returns a function that stops watching.

@@ -7,6 +7,7 @@
  * registers it), so a handler directory needs no build step.
  */
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { LoadError, type LoadProblem } from "../errors.ts";
 import type { Server } from "../server.ts";
 import { FILE_KINDS, mountContext, type FileKind, type MountContext } from "./kinds.ts";
@@ -29,6 +30,9 @@ export interface LoadOptions {
 export async function loadHandlerDirectory(server: Server, dir: string, options: LoadOptions = {}): Promise<LoadedFile[]> {
   const kinds = options.kinds ?? FILE_KINDS;
   const context = options.context ?? mountContext();
+  if (isFile(dir)) {
+    throw new LoadError(dir, [{ rel: ".", problem: `this is a file, not a folder: serve the folder that holds it (\`switchboard serve ${dirname(dir)}\`); every .ts/.js file in it becomes an endpoint` }]);
+  }
   if (!isDirectory(dir)) {
     throw new LoadError(dir, [{ rel: ".", problem: "the handler directory does not exist: pass DIR to `switchboard serve DIR`, or set `handlers` in the config" }]);
   }
@@ -39,8 +43,17 @@ export async function loadHandlerDirectory(server: Server, dir: string, options:
     files.map(async (f) => {
       const kind = byKind.get(f.kind)!;
       const result = await importDefault(f.file, kind);
-      if ("problem" in result) problems.push({ rel: f.rel, problem: result.problem });
-      return { ...f, kind, value: result.value };
+      if ("problem" in result) {
+        problems.push({ rel: f.rel, problem: result.problem });
+        return { ...f, kind, value: undefined };
+      }
+      try {
+        // User code (an endpoint factory) runs here: what it throws is this file's problem.
+        return { ...f, kind, value: kind.prepare === undefined ? result.value : kind.prepare(server, result.value, context) };
+      } catch (err) {
+        problems.push({ rel: f.rel, problem: (err as Error)?.message ?? String(err) });
+        return { ...f, kind, value: undefined };
+      }
     }),
   );
   if (problems.length > 0) throw new LoadError(dir, problems);
@@ -76,6 +89,15 @@ async function importDefault(file: string, kind: FileKind): Promise<{ value: unk
 function firstLines(message: string): string {
   const lines = message.split("\n");
   return lines.length <= 6 ? message : [...lines.slice(0, 6), "…"].join("\n");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return false;
+    throw err;
+  }
 }
 
 function isDirectory(path: string): boolean {

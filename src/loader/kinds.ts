@@ -11,8 +11,10 @@ import type { EndpointOptions } from "../options.ts";
 import type { ScanKind } from "./scan.ts";
 import type { App } from "../app/app.ts";
 import type { TaskDefinition } from "../app/task.ts";
-import { validateService, type Service } from "../runtime/service.ts";
+import { validateService, type Service, type ServiceContext } from "../runtime/service.ts";
 import { OptionError } from "../errors.ts";
+import type { ServedContext, ServedEndpointFactory } from "../config/define.ts";
+import { servedContext } from "./served.ts";
 
 /** Where the tasks of a handler directory's `tasks/` folder are served (the switchboard.v1 protocol). */
 export const TASKS_APP_PATH = "/app";
@@ -23,12 +25,18 @@ export interface MountContext {
   readonly endpointDefaults: { maxConnections?: number };
   /** The app that task files are registered on, mounted at TASKS_APP_PATH on first use. */
   app(server: Server): App;
+  /** The apps mounted so far, by path (what `served.app(path)` finds). */
+  apps(): ReadonlyMap<string, App>;
 }
 
-/** A mount context whose task app is created on the first task file. */
+/** A mount context whose task app is created on the first task (or service) file. */
 export function mountContext(endpointDefaults: { maxConnections?: number } = {}): MountContext {
   let app: App | undefined;
-  return { endpointDefaults, app: (server) => (app ??= server.app(TASKS_APP_PATH)) };
+  return {
+    endpointDefaults,
+    app: (server) => (app ??= server.app(TASKS_APP_PATH)),
+    apps: () => new Map(app === undefined ? [] : [[TASKS_APP_PATH, app]]),
+  };
 }
 
 export interface FileKind<T = unknown> extends ScanKind {
@@ -36,6 +44,11 @@ export interface FileKind<T = unknown> extends ScanKind {
   readonly expected: string;
   /** What is wrong with a default export, or undefined when it fits. */
   check(value: unknown): string | undefined;
+  /**
+   * Turn a checked default export into what `mount` takes, before anything is mounted (an
+   * endpoint factory is called here); may throw, reported with the file's name like `check`.
+   */
+  prepare?(server: Server, value: T, context: MountContext): T;
   /** Put it on the server (may throw an OptionError; the loader adds the file name). */
   mount(server: Server, name: string, value: T, context: MountContext): void;
   /** The banner line's URL or label for one mounted file. */
@@ -43,18 +56,23 @@ export interface FileKind<T = unknown> extends ScanKind {
 }
 
 /** Endpoint files: the handler directory itself; `games/tetris.ts` → /games/tetris. */
-export const ENDPOINT_FILES: FileKind<EndpointOptions> = {
+export const ENDPOINT_FILES: FileKind<EndpointOptions | ServedEndpointFactory> = {
   kind: "endpoint",
   folder: "",
   expected: "defineEndpoint({ … })",
   name: (segments) => "/" + segments.join("/"),
   check(value) {
+    if (typeof value === "function") return undefined; // a factory: (served) => defineEndpoint({ … }), checked when called
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       return `the default export must be an object made with defineEndpoint({ … }), got ${describeValue(value)}`;
     }
-    return undefined; // the options themselves are checked by server.endpoint(), which names the option
+    return misplaced(value); // the options themselves are checked by server.endpoint(), which names the option
   },
-  mount: (server, name, value, context) => void server.endpoint(name, { ...context.endpointDefaults, ...value }),
+  prepare: (server, value, context) => (typeof value === "function" ? callFactory(value, servedContext(server, context)) : value),
+  mount(server, name, value, context) {
+    if (typeof value === "function") throw new OptionError("default", "internal: an endpoint factory reached mount() unprepared");
+    server.endpoint(name, { ...context.endpointDefaults, ...value });
+  },
   describe: (server, name) => server.url(name, "ws"),
 };
 
@@ -99,16 +117,66 @@ export const SERVICE_FILES: FileKind<Service> = {
     }
     return undefined;
   },
-  mount(server, name, value) {
+  mount(server, name, value, context) {
     if (value.name !== undefined && value.name !== name) {
       throw new OptionError("name", `the file serves service "${name}" but its definition is named "${value.name}": rename the file or drop the name`);
     }
-    server.service(name, value);
+    // Services are what push to rooms from the server side, so the app at /app exists for them.
+    context.app(server);
+    server.service(name, withServed(value, name, servedContext(server, context)));
   },
   describe: (_server, name) => `service ${name}`,
 };
 
 export const FILE_KINDS: readonly FileKind<any>[] = [ENDPOINT_FILES, TASK_FILES, SERVICE_FILES];
+
+/**
+ * The service as the supervisor sees it: start() and main() get the supervisor's context with
+ * `server` and `app()` added (ServedServiceContext). Built on the definition as prototype, so
+ * its other fields and methods stay reachable (also through `ctx.get(name)`).
+ */
+function withServed(service: Service, name: string, served: ServedContext): Service {
+  const extend = (ctx: ServiceContext): ServiceContext & ServedContext =>
+    Object.create(ctx, { server: { value: served.server }, app: { value: served.app } }) as ServiceContext & ServedContext;
+  const wrapped: Record<string, PropertyDescriptor> = { name: { value: name, enumerable: true } };
+  if (service.start !== undefined) {
+    const start = service.start;
+    wrapped.start = { value(this: Service, signal: AbortSignal, ctx: ServiceContext) { return start.call(this, signal, extend(ctx)); } };
+  }
+  if (service.main !== undefined) {
+    const main = service.main;
+    wrapped.main = { value(this: Service, signal: AbortSignal, ctx: ServiceContext) { return main.call(this, signal, extend(ctx)); } };
+  }
+  return Object.create(service, wrapped) as Service;
+}
+
+/** An endpoint factory's options; what it throws is reported by the loader with the file's name. */
+function callFactory(factory: ServedEndpointFactory, served: ServedContext): EndpointOptions {
+  const options: unknown = factory(served);
+  const expected = "the default export must be an object made with defineEndpoint({ … }) or a factory (served) => defineEndpoint({ … })";
+  if (options instanceof Promise) {
+    options.catch(() => undefined); // reported below; the rejection itself is not the answer
+    throw new Error(`${expected}; got a function that returned a promise (a factory cannot be async)`);
+  }
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new Error(`${expected}; got a function that returned ${describeValue(options)}`);
+  }
+  const wrong = misplaced(options);
+  if (wrong !== undefined) throw new Error(wrong);
+  return options as EndpointOptions;
+}
+
+/** A task or service definition in the endpoint tree: say where it belongs. */
+function misplaced(value: object): string | undefined {
+  const v = value as Record<string, unknown>;
+  if (typeof v.handler === "function" || (v.worker !== undefined && typeof v.message !== "function")) {
+    return "this is a task definition (defineTask), and only files under tasks/ are tasks: move it to tasks/ (tasks/chat/say.ts is task chat.say)";
+  }
+  if ((typeof v.start === "function" || typeof v.main === "function") && typeof v.message !== "function") {
+    return "this is a service definition (defineService), and only files under services/ are services: move it to services/";
+  }
+  return undefined;
+}
 
 export function describeValue(value: unknown): string {
   if (value === null) return "null";

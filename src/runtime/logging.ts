@@ -28,7 +28,16 @@ export interface LoggingConfig {
   file?: string;
   /** Force pretty output on or off; default: on when stdout is a terminal and no file is set. */
   pretty?: boolean;
+  /**
+   * Hold the lines bound for stdout until release() (or drop them with discard()): `serve`
+   * prints its banner first, and a start-up that fails prints one friendly error, not the
+   * JSON lines that led to it. Lines bound for a file are never held.
+   */
+  hold?: boolean;
 }
+
+/** At most this many lines are held before release(); later ones are counted and dropped (start-up logs a handful). */
+export const MAX_HELD_LOG_LINES = 1000;
 
 export interface LoggingSettings {
   readonly level: LevelName;
@@ -54,6 +63,10 @@ export interface RuntimeLogger {
   readonly settings: LoggingSettings;
   /** Change the level of the logger and every child. Throws OptionError on an unknown level. */
   setLevel(level: string): LevelName;
+  /** Write the held lines (config `hold`) and stop holding. Safe to call twice. */
+  release(): void;
+  /** Forget the held lines and stop holding; returns them (for DEBUG output). */
+  discard(): string[];
 }
 
 export function createRuntimeLogger(
@@ -72,8 +85,37 @@ export function createRuntimeLogger(
   } else {
     destination = pino.destination({ dest: 1, sync: true });
   }
-  const logger = pino({ level: settings.level, base: { pid: process.pid } }, destination);
-  return { logger, settings, setLevel: (level) => setLevel(logger, level) };
+  const gate = heldDestination(destination, config.hold === true && settings.file === undefined);
+  const logger = pino({ level: settings.level, base: { pid: process.pid } }, gate.destination);
+  return { logger, settings, setLevel: (level) => setLevel(logger, level), release: gate.release, discard: gate.discard };
+}
+
+/** A destination that keeps lines (bounded) while `holding`, then passes everything through. */
+function heldDestination(target: DestinationStream, holding: boolean): { destination: DestinationStream; release(): void; discard(): string[] } {
+  let held: string[] | undefined = holding ? [] : undefined;
+  let dropped = 0;
+  const take = (): string[] => {
+    const lines = held ?? [];
+    held = undefined;
+    return lines;
+  };
+  return {
+    destination: {
+      write(line: string) {
+        if (held === undefined) return target.write(line);
+        if (held.length < MAX_HELD_LOG_LINES) held.push(line);
+        else dropped++;
+        return true;
+      },
+    },
+    release() {
+      const lines = take();
+      for (const line of lines) target.write(line);
+      if (dropped > 0) target.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, dropped, msg: `${dropped} start-up log line(s) over ${MAX_HELD_LOG_LINES} not shown` })}\n`);
+      dropped = 0;
+    },
+    discard: take,
+  };
 }
 
 export function setLevel(logger: Logger, level: string): LevelName {

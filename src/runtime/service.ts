@@ -43,19 +43,25 @@ const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
  * Check a service definition and return it with its own type kept, so extra methods and
- * fields stay typed for `supervisor.get<typeof svc>(name)`.
+ * fields stay typed for `supervisor.get<typeof svc>(name)`. The name may be left out where
+ * something else names the service: `server.service(name, svc)`, or a `services/` file of
+ * `switchboard serve` (named by its file).
  */
-export function defineService<S extends Service>(service: S): S {
-  validateService(service);
+export function defineService<S extends ServiceDefinition>(service: S): S {
+  validateService(service, { nameOptional: true });
   return service;
 }
 
-export function validateService(service: Service): void {
+/** What defineService takes: a Service whose name may be given later. */
+export type ServiceDefinition = Omit<Service, "name"> & { readonly name?: string };
+
+export function validateService(service: Service | ServiceDefinition, options: { nameOptional?: boolean } = {}): void {
   if (typeof service !== "object" || service === null) throw new OptionError("service", "must be an object");
-  if (typeof service.name !== "string" || !NAME.test(service.name)) {
+  const unnamed = service.name === undefined && options.nameOptional === true;
+  if (!unnamed && (typeof service.name !== "string" || !NAME.test(service.name))) {
     throw new OptionError("service.name", `must be 1–64 characters of A–Z a–z 0–9 _ . : - (got ${JSON.stringify(service.name)})`);
   }
-  const where = `service "${service.name}"`;
+  const where = unnamed ? "service" : `service "${service.name}"`;
   if (service.start === undefined && service.main === undefined) {
     throw new OptionError(`${where}.start`, "a service needs start() or main() (or both)");
   }
@@ -68,7 +74,7 @@ export function validateService(service: Service): void {
     if (!Array.isArray(service.dependsOn) || !service.dependsOn.every((d) => typeof d === "string")) {
       throw new OptionError(`${where}.dependsOn`, "must be an array of service names");
     }
-    if (service.dependsOn.includes(service.name)) throw new OptionError(`${where}.dependsOn`, "a service cannot depend on itself");
+    if (service.name !== undefined && service.dependsOn.includes(service.name)) throw new OptionError(`${where}.dependsOn`, "a service cannot depend on itself");
   }
   if (service.restartLimit !== undefined && (!Number.isInteger(service.restartLimit) || service.restartLimit < 0)) {
     throw new OptionError(`${where}.restartLimit`, "must be an integer >= 0");

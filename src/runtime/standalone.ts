@@ -5,7 +5,8 @@
  * critical service failing), the lock released, and the exit code.
  */
 import type { Server } from "../server.ts";
-import { createCommandTable } from "../control/builtin-commands.ts";
+import type { App } from "../app/app.ts";
+import { createCommandTable, type TlsReloadContext } from "../control/builtin-commands.ts";
 import type { CommandTable } from "../control/commands.ts";
 import { ControlServer, controlService, DEFAULT_CONTROL_SOCKET, type ControlServerOptions } from "../control/server.ts";
 import { serverContext } from "../control/server-context.ts";
@@ -28,6 +29,8 @@ export interface StandaloneOptions {
   setLogLevel?: (level: string) => string;
   nodeId?: () => string | undefined;
   rooms?: (path: string) => number | undefined;
+  /** The server's apps by path: `status` lists their rooms, `push` publishes through them. */
+  apps?: () => ReadonlyMap<string, App>;
   /** Injected for tests. */
   exit?: (code: number) => void;
   process?: SignalSource;
@@ -67,12 +70,14 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
   let control: ControlServer | undefined;
   if (options.controlSocket !== false) {
     const commands = options.commands ?? createCommandTable();
-    const context = serverContext(server, {
+    const context: ReturnType<typeof serverContext> & TlsReloadContext = serverContext(server, {
       stop: (progress) => stopFromControl(server, shutdown, progress),
       ...(options.setLogLevel ? { setLogLevel: options.setLogLevel } : {}),
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
       ...(options.rooms ? { rooms: options.rooms } : {}),
+      ...(options.apps ? { apps: options.apps } : {}),
     });
+    context.reloadTls = () => server.reloadTls();
     control = new ControlServer({ ...options.control, path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch: commands.dispatcher(context), logger: log });
     server.service(CONTROL_SERVICE, controlService(control, CONTROL_SERVICE), "runtime");
   }
@@ -86,8 +91,24 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
   // After start-up, a critical service failing for good: the Server stops itself; exit 1.
   // (During start-up the same failure makes start() throw instead.)
   server.services.on("fatal", () => void shutdown.trigger("critical service failed", ExitCode.Error));
+  if (server.tlsCertificate !== undefined) reloadTlsOnHangup(server, options.process);
   log.info({ port: server.port, controlSocket: control?.path, lockFile: lock?.path }, "server ready");
   return { lock, control, shutdown, exited };
+}
+
+/**
+ * SIGHUP re-reads the TLS files (certificate renewal, as nginx does); only with TLS, so that
+ * without it SIGHUP keeps its default meaning. A failed reload keeps the old certificate.
+ */
+function reloadTlsOnHangup(server: Server, source: SignalSource | undefined): void {
+  const proc = (source ?? process) as unknown as { on(signal: "SIGHUP", listener: () => void): unknown };
+  proc.on("SIGHUP", () => {
+    try {
+      server.reloadTls();
+    } catch {
+      // reloadTls() has logged why; the certificate in force stays and the server runs on.
+    }
+  });
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
+import { clientAddress, type ProxyTrust } from "./forwarded.ts";
 
 class NodeHandshakeRequest implements HandshakeRequest {
   readonly url: string;
@@ -15,14 +16,18 @@ class NodeHandshakeRequest implements HandshakeRequest {
   protocol = "";
   readonly #req: IncomingMessage;
   readonly #deflateEnabled: boolean;
+  readonly #trustProxy: ProxyTrust | undefined;
+  /** The client's address, once worked out (a hook may read it many times). */
+  #client: { address: string | undefined } | undefined;
   readonly #q: number;
   #query: URLSearchParams | undefined;
   #protocols: string[] | undefined;
   #extensions: string[] | undefined;
 
-  constructor(req: IncomingMessage, deflateEnabled: boolean) {
+  constructor(req: IncomingMessage, deflateEnabled: boolean, trustProxy: ProxyTrust | undefined) {
     this.#req = req;
     this.#deflateEnabled = deflateEnabled;
+    this.#trustProxy = trustProxy;
     this.url = req.url ?? "/";
     this.#q = this.url.indexOf("?");
   }
@@ -60,6 +65,11 @@ class NodeHandshakeRequest implements HandshakeRequest {
   }
 
   get remoteAddress(): string | undefined {
+    // Headers are only read when trustProxy is on and the peer is one of the proxies.
+    return (this.#client ??= { address: clientAddress(this.#req.socket.remoteAddress, this.#req.headers, this.#trustProxy) }).address;
+  }
+
+  get peerAddress(): string | undefined {
     return this.#req.socket.remoteAddress;
   }
 
@@ -79,12 +89,13 @@ class NodeHandshakeRequest implements HandshakeRequest {
     return {
       path: this.path, url: this.url, query: this.query.toString(), origin: this.origin, version: this.version,
       protocols: this.protocols, protocol: this.protocol, extensions: this.extensions, deflate: this.deflate, remoteAddress: this.remoteAddress,
+      peerAddress: this.peerAddress,
     };
   }
 }
 
-export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean): HandshakeRequest {
-  return new NodeHandshakeRequest(req, deflateEnabled);
+export function toHandshakeRequest(req: IncomingMessage, deflateEnabled: boolean, trustProxy?: ProxyTrust): HandshakeRequest {
+  return new NodeHandshakeRequest(req, deflateEnabled, trustProxy);
 }
 
 function noop(): void {}

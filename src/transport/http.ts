@@ -9,18 +9,44 @@
  *  - the handshake deadline: a connection must complete its next request or upgrade within
  *    handshakeTimeoutMs of being accepted, and again of each plain response finishing
  *    (keep-alive), else it is destroyed: no slowloris after a first request;
+ *  - with TLS (an https.Server, same handlers): the deadline is armed on the raw socket at
+ *    'connection', so it bounds the TLS handshake too, and moves to the TLS socket at
+ *    'secureConnection'; a failed handshake ('tlsClientError') is counted and dropped;
  *  - the cap on pending handshakes (a flood gets 503 instead of memory). An upgrade is pending
  *    until its route has settled it (an async handshake hook counts until it settles, even if
  *    the client reset meanwhile), so the cap bounds the user hooks running at once.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as NodeHttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { SecureContextOptions, TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../log.ts";
+import { TlsHandshakes } from "./tls.ts";
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 /** Middleware: return true when it answered the request. */
 export type HttpMiddleware = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** A POST route's handler: gets the request body parsed as JSON. */
+export type JsonPostHandler = (req: IncomingMessage, res: ServerResponse, body: unknown) => void | Promise<void>;
+
+/** Why a request to a POST route was refused before its handler ran. */
+export type PostRefusal = "method_not_allowed" | "unsupported_media_type" | "payload_too_large" | "bad_json" | "body_timeout";
+
+export interface PostRouteOptions {
+  /**
+   * Runs before the body is read; returns false once it has answered (a 401, say), so the body
+   * of a request that will be refused is never read.
+   */
+  admit?(req: IncomingMessage, res: ServerResponse): boolean;
+  /** How a refusal is answered (the route's own error format). Default: plain text. */
+  refuse?(res: ServerResponse, status: number, code: PostRefusal, message: string, headers: Record<string, string>): void;
+}
+
+interface PostRoute extends PostRouteOptions {
+  handle: JsonPostHandler;
+}
 
 export interface UpgradeRoute {
   /**
@@ -37,21 +63,32 @@ export interface HttpListenerOptions {
   handshakeTimeoutMs: number;
   maxPendingHandshakes: number;
   maxHeaderBytes: number;
+  /** Largest POST body; larger → 413 (the body is not read further). */
+  maxRequestBodyBytes: number;
   log: Logger;
   /** Find the upgrade route for a path, or undefined. */
   route(path: string): UpgradeRoute | undefined;
   health(): Record<string, unknown>;
+  /** Serve HTTPS / wss:// with this key and certificate (transport/tls.ts loads them). */
+  tls?: SecureContextOptions | undefined;
+  /** `/readyz`: ready (200) or not (503), with the reasons; absent → no /readyz route. */
+  ready?(): { readonly ready: boolean };
 }
 
 export class HttpListener {
   readonly #options: HttpListenerOptions;
-  readonly #server: NodeHttpServer;
+  readonly #server: NodeHttpServer | NodeHttpsServer;
+  /** TLS only: raw sockets in their TLS handshake, and failed handshakes counted. */
+  readonly #tls: TlsHandshakes | undefined;
   readonly #routes = new Map<string, HttpHandler>();
+  readonly #posts = new Map<string, PostRoute>();
   readonly #middleware: HttpMiddleware[] = [];
   /** Every HTTP connection not yet upgraded → its handshake deadline. Bounded by the open sockets. */
   readonly #deadlines = new Map<Socket, HandshakeDeadline>();
   /** Upgrades taken by a route and not settled yet (see UpgradeRoute). */
   #pendingUpgrades = 0;
+  /** Upgrades this listener refused before any endpoint saw them (404 unknown path, 503 stopping / pending cap), by status. */
+  readonly refusedByStatus: Record<number, number> = {};
   /** One handler for every socket's 'error' (a reset, a write to a closed peer): log, destroy. */
   readonly #onSocketError: (this: Socket, err: NodeJS.ErrnoException) => void;
   #stopping = false;
@@ -63,7 +100,16 @@ export class HttpListener {
       log.debug({ err: err.code ?? err.message, remote: this.remoteAddress }, "socket error: dropping connection");
       this.destroy();
     };
-    this.#server = createServer({ maxHeaderSize: options.maxHeaderBytes });
+    if (options.tls === undefined) {
+      this.#server = createServer({ maxHeaderSize: options.maxHeaderBytes });
+    } else {
+      // Node's own TLS handshake timeout as well as our deadline (which covers the TLS
+      // handshake too: it is armed on the raw socket and moves to the TLS socket).
+      this.#server = createHttpsServer({ maxHeaderSize: options.maxHeaderBytes, handshakeTimeout: options.handshakeTimeoutMs, ...options.tls });
+      this.#tls = new TlsHandshakes();
+      this.#server.on("secureConnection", (socket: TLSSocket) => this.#onSecureConnection(socket));
+      this.#server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: TLSSocket) => this.#onTlsClientError(err, socket));
+    }
     this.#server.on("connection", (socket: Socket) => this.#onConnection(socket));
     this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.#server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
@@ -84,8 +130,33 @@ export class HttpListener {
     return this.#pendingUpgrades;
   }
 
+  /** TLS handshakes that failed (garbage, plain HTTP, a reset, a timeout); 0 without TLS. */
+  get tlsClientErrors(): number {
+    return this.#tls?.clientErrors ?? 0;
+  }
+
+  /** TCP connections closed at once because maxPendingHandshakes TLS handshakes were in progress. */
+  get tlsRefused(): number {
+    return this.#tls?.refused ?? 0;
+  }
+
+  /** New TLS handshakes use this key and certificate; open connections keep theirs. */
+  setSecureContext(context: SecureContextOptions): void {
+    if (!("setSecureContext" in this.#server)) throw new Error("setSecureContext() on a listener without TLS");
+    this.#server.setSecureContext(context);
+  }
+
   get(path: string, handler: HttpHandler): void {
     this.#routes.set(path, handler);
+  }
+
+  /**
+   * Answer POST requests at an exact path with a JSON body: 415 unless the Content-Type is
+   * application/json, 413 over maxRequestBodyBytes, 400 for a body that is not JSON, 408 when
+   * the body is not in within handshakeTimeoutMs, 405 for another method.
+   */
+  post(path: string, handler: JsonPostHandler, options: PostRouteOptions = {}): void {
+    this.#posts.set(path, { ...options, handle: handler });
   }
 
   use(middleware: HttpMiddleware): void {
@@ -123,10 +194,43 @@ export class HttpListener {
   #onConnection(socket: Socket): void {
     // First, before anything can fail: this handler stays until the socket is destroyed.
     socket.on("error", this.#onSocketError);
+    // TLS: a handshake costs CPU before any HTTP exists; past the cap a new one is not begun.
+    if (this.#tls !== undefined && !this.#tls.admit(socket, this.#options.maxPendingHandshakes)) {
+      this.#options.log.debug({ remote: socket.remoteAddress }, "too many TLS handshakes in progress: dropping connection");
+      socket.destroy();
+      return;
+    }
     const deadline = new HandshakeDeadline(socket, this.#options.handshakeTimeoutMs, this.#options.log);
     this.#deadlines.set(socket, deadline);
     deadline.arm();
     socket.once("close", () => this.#forgetDeadline(socket));
+  }
+
+  /**
+   * TLS: the handshake is done and the TLS socket is what HTTP reads from now: it gets the
+   * error handler, and the raw socket's deadline (still counting from accept) moves to it.
+   */
+  #onSecureConnection(socket: TLSSocket): void {
+    socket.on("error", this.#onSocketError);
+    const raw = this.#tls?.finished(socket);
+    const deadline = raw === undefined ? undefined : this.#deadlines.get(raw);
+    if (raw !== undefined && deadline !== undefined) {
+      this.#deadlines.delete(raw);
+      deadline.rebind(socket);
+      this.#deadlines.set(socket, deadline);
+    } else {
+      const fresh = new HandshakeDeadline(socket, this.#options.handshakeTimeoutMs, this.#options.log);
+      this.#deadlines.set(socket, fresh);
+      fresh.arm();
+    }
+    socket.once("close", () => this.#forgetDeadline(socket));
+  }
+
+  /** A TLS handshake failed: count it and drop the connection (there is no HTTP to answer in). */
+  #onTlsClientError(err: NodeJS.ErrnoException, socket: TLSSocket): void {
+    this.#tls!.clientErrors++;
+    this.#options.log.debug({ err: err.code ?? err.message, remote: socket.remoteAddress }, "TLS handshake failed: dropping connection");
+    socket.destroy();
   }
 
   /** The socket is a WebSocket now, or gone: no more HTTP deadline for it. */
@@ -138,10 +242,10 @@ export class HttpListener {
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = pathOf(req.url);
     const route = this.#stopping ? undefined : this.#options.route(path);
-    if (this.#stopping) return abortHandshake(socket, 503, "server is stopping");
-    if (route === undefined) return abortHandshake(socket, 404, `no WebSocket endpoint at ${path}`);
+    if (this.#stopping) return this.#refuse(socket, 503, "server is stopping");
+    if (route === undefined) return this.#refuse(socket, 404, `no WebSocket endpoint at ${path}`);
     if (this.#pendingUpgrades >= this.#options.maxPendingHandshakes) {
-      return abortHandshake(socket, 503, "too many pending handshakes", { "Retry-After": "1" });
+      return this.#refuse(socket, 503, "too many pending handshakes", { "Retry-After": "1" });
     }
     this.#pendingUpgrades++;
     let settled = false;
@@ -170,6 +274,12 @@ export class HttpListener {
     });
   }
 
+  #refuse(socket: Duplex, status: number, reason: string, headers?: Record<string, string>): void {
+    this.refusedByStatus[status] = (this.refusedByStatus[status] ?? 0) + 1;
+    this.#options.log.debug({ status, reason }, "handshake refused");
+    abortHandshake(socket, status, reason, headers);
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     // A plain HTTP request arrived in time: its handling is the handler's business (and
     // Node's request timeouts). When its response is over, the connection owes us its next
@@ -194,11 +304,23 @@ export class HttpListener {
       res.end(JSON.stringify(this.#options.health()));
       return;
     }
+    if (path === "/readyz" && isRead && this.#options.ready !== undefined) {
+      const readiness = this.#options.ready();
+      const body = JSON.stringify(readiness);
+      res.writeHead(readiness.ready ? 200 : 503, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "Cache-Control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
+    }
     const handler = this.#routes.get(path);
-    if (handler !== undefined) {
-      if (!isRead) return sendText(res, 405, "Method Not Allowed", { Allow: "GET, HEAD" });
+    const post = this.#posts.get(path);
+    if (handler !== undefined && isRead) {
       await handler(req, res);
       return;
+    }
+    if (post !== undefined && req.method === "POST") return this.#answerPost(req, res, post);
+    if (handler !== undefined || post !== undefined) {
+      const allow = [...(handler !== undefined ? ["GET", "HEAD"] : []), ...(post !== undefined ? ["POST"] : [])].join(", ");
+      return refusePost(post, res, 405, "method_not_allowed", `${req.method ?? "?"} is not allowed here (allowed: ${allow})`, { Allow: allow });
     }
     if (this.#options.route(path) !== undefined) {
       return sendText(res, 426, "Upgrade Required: this path is a WebSocket endpoint", { Upgrade: "websocket", Connection: "Upgrade" });
@@ -207,6 +329,28 @@ export class HttpListener {
       if (await middleware(req, res)) return;
     }
     sendText(res, 404, "Not Found");
+  }
+
+  async #answerPost(req: IncomingMessage, res: ServerResponse, route: PostRoute): Promise<void> {
+    if (route.admit !== undefined && !route.admit(req, res)) return;
+    const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase();
+    if (type !== "application/json") {
+      return refusePost(route, res, 415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)", { Connection: "close" });
+    }
+    const max = this.#options.maxRequestBodyBytes;
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > max) return refusePost(route, res, 413, "payload_too_large", `the body is over ${max} bytes (maxRequestBodyBytes)`, { Connection: "close" });
+    const body = await readBody(req, max, this.#options.handshakeTimeoutMs);
+    if (body === "too_large") return refusePost(route, res, 413, "payload_too_large", `the body is over ${max} bytes (maxRequestBodyBytes)`, { Connection: "close" });
+    if (body === "timeout") return refusePost(route, res, 408, "body_timeout", "the body did not arrive in time", { Connection: "close" });
+    if (body === "aborted") return; // the client went away: nobody to answer
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      return refusePost(route, res, 400, "bad_json", `the body is not JSON: ${(err as Error).message}`, {});
+    }
+    await route.handle(req, res, parsed);
   }
 
   #onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
@@ -226,6 +370,42 @@ export function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+function refusePost(route: PostRoute | undefined, res: ServerResponse, status: number, code: PostRefusal, message: string, headers: Record<string, string>): void {
+  if (route?.refuse !== undefined) route.refuse(res, status, code, message, headers);
+  else sendText(res, status, message, headers);
+}
+
+/**
+ * A request body, at most `max` bytes, within `ms`. Over the limit it stops reading (the
+ * answer says Connection: close, so the rest is never read); a client gone → "aborted".
+ */
+function readBody(req: IncomingMessage, max: number, ms: number): Promise<Buffer | "too_large" | "timeout" | "aborted"> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (result: Buffer | "too_large" | "timeout" | "aborted"): void => {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", onEnd).off("error", onGone).off("close", onClose);
+      if (typeof result === "string" && result !== "aborted") req.pause();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) finish("too_large");
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(Buffer.concat(chunks, size));
+    // The socket has its own error handler (from 'connection'); here a reset only ends the read.
+    const onGone = (): void => finish("aborted");
+    const onClose = (): void => {
+      if (!req.complete) finish("aborted");
+    };
+    const timer = setTimeout(() => finish("timeout"), ms);
+    timer.unref();
+    req.on("data", onData).on("end", onEnd).on("error", onGone).on("close", onClose);
+  });
+}
+
 function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(body), ...headers });
   res.end(body);
@@ -237,7 +417,7 @@ function sendText(res: ServerResponse, status: number, body: string, headers: Re
  * paused while a plain request is being answered. When it fires the socket is destroyed.
  */
 class HandshakeDeadline {
-  readonly #socket: Socket;
+  #socket: Socket;
   readonly #ms: number;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
@@ -252,6 +432,11 @@ class HandshakeDeadline {
 
   get armed(): boolean {
     return this.#timer !== undefined;
+  }
+
+  /** TLS: the deadline armed on the raw socket goes on (same timer) for the TLS socket over it. */
+  rebind(socket: Socket): void {
+    this.#socket = socket;
   }
 
   arm(): void {

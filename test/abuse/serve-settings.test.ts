@@ -22,6 +22,7 @@ import { LIMITS, type LimitName } from "../../src/limits.ts";
 import { OptionError } from "../../src/errors.ts";
 import { Server } from "../../src/server.ts";
 import type { AppOptions } from "../../src/app/app.ts";
+import { signSessionToken } from "../../src/app/sessions.ts";
 import { serve, type Serving } from "../../src/cli/serve.ts";
 import { redisForFile } from "../helpers/redis.ts";
 import { makeTree } from "../helpers/tree.ts";
@@ -65,7 +66,22 @@ const SERVICE_LIMITS = {
   serviceBackoffMaxMs: "backoffMaxMs", serviceStopTimeoutMs: "stopTimeoutMs",
 } as const;
 const APP_LIMITS = ["taskTimeoutMs", "maxInFlightTasks", "maxBadMessages", "badMessageWindowMs", "maxRoomsPerConnection", "maxPushBufferedBytes"] as const;
-const CLUSTER_LIMITS = ["busMaxPayloadBytes", "busMaxChannelLength", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "clusterReadyTimeoutMs", "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs"] as const;
+const CLUSTER_LIMITS = ["busMaxPayloadBytes", "busMaxChannelLength", "presenceHeartbeatMs", "presenceTtlMs", "redisReconnectMaxMs", "clusterReadyTimeoutMs", "historyMaxCount", "historyMaxAgeMs", "idempotencyWindowMs", "idempotencyMaxKeys", "handoverMaxPushes", "engineMetaTtlMs", "memoryRoomIdleMs", "ipcRequestTimeoutMs"] as const;
+
+/**
+ * Keys this test does not set, each observed by its own test through `switchboard serve` (TLS
+ * needs certificate files and turns every URL into https/wss).
+ */
+const ELSEWHERE: Record<string, string> = {
+  "tls.key": "test/integration/tls-cli.test.ts",
+  "tls.cert": "test/integration/tls-cli.test.ts",
+  "tls.ca": "test/integration/tls-cli.test.ts",
+  "tls.passphrase": "test/integration/tls-cli.test.ts",
+};
+
+const API_KEY = "serve-settings-api-key-0123456789";
+const ADMIN_TOKEN = "serve-settings-admin-token-0123456789";
+const METRICS_TOKEN = "serve-settings-metrics-token-0123";
 
 function endpoint(ctx: Ctx, path: string) {
   const ep = ctx.server.endpoints.get(path);
@@ -108,6 +124,20 @@ async function holdControl(path: string, count: number): Promise<Array<ReturnTyp
 }
 
 const CHECKS: Record<string, Check> = {
+  "app.presence": ({ appOptions }, value) => assert.equal(appOptions.presence, value),
+  "app.rooms": ({ appOptions }, value) => assert.equal(appOptions.rooms, value),
+  "app.pushPolicy": ({ appOptions }, value) => assert.equal(appOptions.pushPolicy, value),
+  // The session is tokenSession with that secret: a token signed with it is accepted.
+  "app.sessionSecret": async ({ appOptions }, value) => {
+    const token = await signSessionToken(value as string, { id: "ada" });
+    const user = await appOptions.session!({ path: "/app", query: new URLSearchParams({ session: token }), headers: {} });
+    assert.equal((user as { id: string }).id, "ada");
+  },
+  // sessionRequired false: no token is an anonymous user, not a refusal.
+  "app.sessionRequired": async ({ appOptions }) => {
+    const user = await appOptions.session!({ path: "/app", query: new URLSearchParams(), headers: {} });
+    assert.match((user as { id: string }).id, /^anon-/);
+  },
   port: ({ server }, value) => {
     assert.equal(server.options.port, value);
     assert.ok(server.port > 0);
@@ -159,6 +189,42 @@ const CHECKS: Record<string, Check> = {
   // Nothing a client can cheaply see shows these two: read what serve() handed to the standalone
   // runtime, in the same object as the two control limits checked by behaviour above.
   "limits.controlStopGraceMs": ({ serving }, value) => assert.equal(appliedControl(serving)?.stopGraceMs, value),
+  // Operations: observed over HTTP, as a scraper, a backend and a browser would.
+  "metrics.enabled": async ({ server }) => {
+    const res = await fetch(`http://${server.options.host}:${server.metricsPort!}/m`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /switchboard_connections/);
+  },
+  "metrics.path": async ({ server }) => assert.equal((await fetch(`http://${server.options.host}:${server.metricsPort!}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 404),
+  "metrics.port": ({ server }) => {
+    assert.ok(server.metricsPort !== undefined && server.metricsPort > 0 && server.metricsPort !== server.port, "a listener of its own");
+  },
+  "metrics.token": async ({ server }) => assert.equal((await fetch(`http://${server.options.host}:${server.metricsPort!}/m`)).status, 401),
+  "api.key": async ({ server }) => {
+    const post = (key: string) => fetch(server.url("/api/stats", "http"), { method: "GET", headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await post(API_KEY)).status, 200);
+    assert.equal((await post("wrong-key-wrong-key-wrong")).status, 401);
+  },
+  "admin.token": async ({ server }) => {
+    assert.equal((await fetch(server.url("/admin", "http"))).status, 200);
+    assert.equal((await fetch(server.url("/api/stats", "http"), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 200);
+  },
+  trustProxy: ({ server }) => {
+    const trust = server.options.trustProxy;
+    assert.ok(trust !== undefined, "trustProxy compiled");
+  },
+  "limits.maxRequestBodyBytes": async ({ server }, value) => {
+    const res = await fetch(server.url("/api/publish", "http"), {
+      method: "POST", headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ pad: "x".repeat((value as number) + 10) }),
+    });
+    assert.equal(res.status, 413);
+  },
+  "limits.apiMaxPageSize": async ({ server }, value) => {
+    const get = (limit: number) => fetch(server.url(`/api/connections?limit=${limit}`, "http"), { headers: { authorization: `Bearer ${API_KEY}` } });
+    assert.equal((await get(value as number)).status, 200);
+    assert.equal((await get((value as number) + 1)).status, 400);
+  },
   "limits.controlMaxBufferedBytes": ({ serving }, value) => assert.equal(appliedControl(serving)?.maxBufferedBytes, value),
 };
 
@@ -210,8 +276,20 @@ test("every key of the config schema reaches the running server", { skip: shared
     ["logFile", join(root, "server.log")],
     ["cluster.redis", shared.redis.url],
     ["cluster.prefix", "cfg:"],
+    ["app.presence", true],
+    ["app.rooms", false],
+    ["app.pushPolicy", "close"],
+    ["app.sessionSecret", "serve-settings-secret-0123456789abcdef"],
+    ["app.sessionRequired", false],
+    ["metrics.enabled", true],
+    ["metrics.path", "/m"],
+    ["metrics.port", 0],
+    ["metrics.token", METRICS_TOKEN],
+    ["api.key", API_KEY],
+    ["admin.token", ADMIN_TOKEN],
+    ["trustProxy", ["127.0.0.1"]],
   ]);
-  const config: Record<string, unknown> = { limits: {}, cluster: {} };
+  const config: Record<string, unknown> = { limits: {}, cluster: {}, app: {}, metrics: {}, api: {}, admin: {} };
   for (const field of CONFIG_FIELDS) {
     if (field.key.startsWith("limits.")) {
       const name = field.key.slice("limits.".length) as LimitName;
@@ -235,6 +313,7 @@ test("every key of the config schema reaches the running server", { skip: shared
   for (const field of CONFIG_FIELDS) {
     const name = field.key.slice("limits.".length) as LimitName;
     if (field.key.startsWith("limits.") && NOWHERE[name] !== undefined) continue; // the next test
+    if (ELSEWHERE[field.key] !== undefined) continue;
     const check = CHECKS[field.key];
     if (check === undefined) {
       failures.push(`${field.key}: this test does not know where to observe it (add a check)`);

@@ -1,6 +1,6 @@
 /**
  * Run the real `switchboard` CLI (node bin/switchboard.js) as a child process.
- * startCli() resolves once the banner's "listening on http://HOST:PORT" line is printed and
+ * startCli() resolves once the banner's "listening on http(s)://HOST:PORT" line is printed and
  * returns the bound port; runCli() waits for a command that is expected to exit.
  * Every wait is bounded; a child is stopped by its own PID only.
  */
@@ -55,7 +55,7 @@ export async function startCli(args: string[], options: CliOptions = {}): Promis
   const listening = new Promise<number>((resolve, reject) => {
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
-      const match = /listening on http:\/\/[^\s]+:(\d+)/.exec(stdout);
+      const match = /listening on https?:\/\/[^\s]+:(\d+)/.exec(stdout);
       if (match) resolve(Number(match[1]));
     });
     void exited.then((code) => reject(new Error(`switchboard exited with ${code} before listening:\n${stderr}`)));

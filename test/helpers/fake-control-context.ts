@@ -58,6 +58,9 @@ export class FakeContext implements ControlContext {
     this.level = checkLevel(level, "level");
     return this.level;
   }
+  logLevel(): string {
+    return this.level;
+  }
   async stop(progress: (phase: string) => void): Promise<void> {
     progress("closing connections");
     await this.stopGate;

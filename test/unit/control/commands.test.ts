@@ -99,7 +99,7 @@ test("stop reports progress phases, then replies", async () => {
 test("help lists every command; help NAME one", async () => {
   const all = ok((await run("help")).reply) as { name: string; help: string }[];
   assert.deepEqual(all.map((c) => c.name),
-    ["broadcast", "connections", "endpoint", "help", "kick", "log-level", "service", "services", "status", "stop"]);
+    ["broadcast", "connections", "endpoint", "help", "kick", "log-level", "push", "reload-tls", "service", "services", "status", "stop"]);
   assert.deepEqual(ok((await run("help", ["kick"])).reply), [{ name: "kick", usage: "kick ID [CODE] [REASON...]", help: all.find((c) => c.name === "kick")?.help }]);
   assert.equal(err((await run("help", ["zzz"])).reply).code, "not_found");
 });
@@ -111,7 +111,8 @@ test("unknown command: error listing the known ones", async () => {
 });
 
 test("too many args, non-string args", async () => {
-  assert.match(err((await run("status", ["x"])).reply).message, /too many arguments/);
+  assert.match(err((await run("status", ["1", "2"])).reply).message, /too many arguments/);
+  assert.match(err((await run("status", ["x"])).reply).message, /ROOMS must be an integer from 0 to 10000/);
   assert.match(err((await run("connections", [{}])).reply).message, /string or a number/);
 });
 

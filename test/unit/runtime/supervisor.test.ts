@@ -50,6 +50,10 @@ test("defineService validates the definition", () => {
   assert.throws(() => defineService({ name: "x" }), /needs start\(\) or main\(\)/);
   assert.throws(() => defineService({ name: "x", start() {}, dependsOn: ["x"] }), /depend on itself/);
   assert.throws(() => defineService({ name: "x", start: 3 } as unknown as Service), /must be a function/);
+  // The name may come later (server.service(name, svc), a services/ file); the rest is still checked.
+  assert.doesNotThrow(() => defineService({ start() {} }));
+  assert.throws(() => defineService({}), /service\.start.*needs start\(\) or main\(\)/);
+  assert.throws(() => defineService({ name: "" , start() {} }), /service\.name/);
 });
 
 test("starts in dependency order, stops in reverse, states go stopped → starting → running → stopping → stopped", async () => {
