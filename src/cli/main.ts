@@ -9,6 +9,7 @@ import { LOG_LEVELS } from "../config/schema.ts";
 import { SwitchboardError } from "../errors.ts";
 import { serve, type ServeFlags } from "./serve.ts";
 import { controlCommandGroup } from "./control-commands.ts";
+import { initCommandGroup } from "./init.ts";
 
 export interface CliIO {
   cwd: string;
@@ -32,6 +33,7 @@ export type CommandGroup = (program: Command, io: CliIO) => void;
 const COMMAND_GROUPS: readonly CommandGroup[] = [
   addServeCommand,
   controlCommandGroup, // stop, status, command
+  initCommandGroup(VERSION), // init: a starter project
 ];
 // ──────────────────────────────────────────────────────────────────────────────────────────
 
