@@ -15,6 +15,7 @@ import { mountOps, type OpsHost } from "./ops/index.ts";
 import { serverContext } from "./control/server-context.ts";
 import { WebSocketAcceptor, prepare } from "./transport/websocket.ts";
 import { toHandshakeRequest } from "./transport/handshake-request.ts";
+import { clientAddress } from "./transport/forwarded.ts";
 import { loadTls, type CertificateInfo, type TlsMaterial, type TlsOptions } from "./transport/tls.ts";
 import { Heartbeat } from "./endpoint/heartbeat.ts";
 import { ServerServices, type ServiceGroup } from "./runtime/server-services.ts";
@@ -231,6 +232,8 @@ export class Server {
       perMessageDeflate: limits.perMessageDeflate,
       decide: (req: IncomingMessage) => endpoint.decide(toHandshakeRequest(req, limits.perMessageDeflate !== false, this.options.trustProxy)),
       abandoned: () => endpoint.release(),
+      // Behind a trusted proxy, listings and logs show the client, not the proxy.
+      ...(this.options.trustProxy === undefined ? {} : { remoteAddress: (req: IncomingMessage) => clientAddress(req.socket.remoteAddress, req.headers, this.options.trustProxy) }),
     });
     const route: UpgradeRoute = {
       handleUpgrade: (req, socket, head, done) =>

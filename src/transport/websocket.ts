@@ -49,6 +49,8 @@ export interface WebSocketAcceptorOptions {
    * Called at most once per handshake, and never for a decision that was a refusal.
    */
   abandoned(): void;
+  /** The client's address for an accepted socket (trustProxy: from Forwarded headers); default: the TCP peer's. */
+  remoteAddress?(req: IncomingMessage): string | undefined;
 }
 
 export type UpgradeCallback = (socket: TransportSocket, decision: HandshakeDecision & { ok: true }) => void;
@@ -59,6 +61,7 @@ const decisions = new WeakMap<IncomingMessage, HandshakeDecision>();
 export class WebSocketAcceptor {
   readonly #wss: WebSocketServer;
   readonly #abandoned: () => void;
+  readonly #remoteAddress: ((req: IncomingMessage) => string | undefined) | undefined;
   /**
    * ws calls verifyClient synchronously from handleUpgrade; an async decision leaves here the
    * promise of its settling, for handleUpgrade to return (the HTTP layer counts it as pending).
@@ -67,6 +70,7 @@ export class WebSocketAcceptor {
 
   constructor(options: WebSocketAcceptorOptions) {
     this.#abandoned = options.abandoned;
+    this.#remoteAddress = options.remoteAddress;
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -127,7 +131,7 @@ export class WebSocketAcceptor {
         ws.terminate();
         return;
       }
-      accepted(new WsTransportSocket(ws, socket as Socket), decision);
+      accepted(new WsTransportSocket(ws, socket as Socket, this.#remoteAddress?.(req)), decision);
     });
     const settling = this.#settling;
     this.#settling = undefined;
@@ -246,9 +250,13 @@ class WsTransportSocket implements TransportSocket {
   /** The tick (see `tick`) of this socket's last uncorked write. */
   #sentInTick = -1;
 
-  constructor(ws: WebSocket, raw: Socket) {
+  /** Set when the client's address is not the TCP peer's (behind a trusted proxy). */
+  readonly #address: string | undefined;
+
+  constructor(ws: WebSocket, raw: Socket, address?: string) {
     this.#ws = ws;
     this.#raw = raw;
+    this.#address = address;
     const privates = readWsPrivates(ws);
     this.#sender = privates?.sender;
     this.#receiver = privates?.receiver;
@@ -266,7 +274,7 @@ class WsTransportSocket implements TransportSocket {
   }
 
   get remoteAddress(): string | undefined {
-    return this.#raw.remoteAddress;
+    return this.#address ?? this.#raw.remoteAddress;
   }
 
   get bufferedAmount(): number {

@@ -86,3 +86,16 @@ test("trustProxy: a bad value is refused at createServer(), naming the option", 
   assert.throws(() => createServer({ trustProxy: ["not-an-address"] }), (err: unknown) => err instanceof OptionError && err.option === "trustProxy");
   assert.throws(() => createServer({ trustProxy: 2 as never }), (err: unknown) => err instanceof OptionError && err.option === "trustProxy");
 });
+
+test("trustProxy: the open connection's remoteAddress (listings, the admin page) is the client's too", async (t) => {
+  const opened: Array<string | undefined> = [];
+  const server = await startServer({ trustProxy: true }, (s) => s.endpoint("/ws", {
+    open(conn) {
+      opened.push(conn.remoteAddress);
+    },
+  }));
+  t.after(() => server.stop({ timeoutMs: 1_000 }));
+  assert.equal(await upgradeWith(server.port, ["X-Forwarded-For: 203.0.113.7"]), 101);
+  await within((async () => { while (opened.length === 0) await new Promise((r) => setImmediate(r)); })(), 5_000, "the open hook");
+  assert.deepEqual(opened, ["203.0.113.7"]);
+});
