@@ -176,6 +176,15 @@ export const LIMITS = {
     whenHit: "control requests still running when the control socket stops get no reply; their connections are closed",
   },
 
+  watchDebounceMs: {
+    name: "watchDebounceMs", default: 100, unit: "ms", min: 0, scope: "runtime",
+    whenHit: "`switchboard serve --watch` reloads a changed file once no further change has come for this long (an editor's save is often two or three writes)",
+  },
+  watchMaxReloads: {
+    name: "watchMaxReloads", default: 1_000, unit: "count", min: 1, scope: "runtime",
+    whenHit: "every reload under `--watch` keeps the old module in memory (ES modules cannot be unloaded): after this many reloads the watcher stops, logs that the server must be restarted, and the code loaded last keeps running",
+  },
+
   // ── cluster ─────────────────────────────────────────────────────────────────────────
   busMaxPayloadBytes: {
     name: "busMaxPayloadBytes", default: 8 * 1024 * 1024, unit: "bytes", min: 1, scope: "cluster",

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { createLogger, LevelFlags, LOG_LEVEL_NAMES, type LogLevelName, type Logger } from "./log.ts";
 import { OptionError, StateError } from "./errors.ts";
-import { CloseCode } from "./protocol/close-codes.ts";
+import { CloseCode, isSendableCloseCode } from "./protocol/close-codes.ts";
 import { resolveEndpointLimits, resolveServerOptions, limit, validateEndpointOptions, type EndpointOptions, type ResolvedServerOptions, type ServerOptions } from "./options.ts";
 import { Endpoint, type EndpointStats } from "./endpoint/endpoint.ts";
 import { ConnectionIds, prefixForPath } from "./endpoint/ids.ts";
@@ -199,7 +199,8 @@ export class Server {
 
   /** A registered service, typed by the caller: `server.getService<typeof cache>("cache")`. */
   getService<S extends Service = Service>(name: string): S {
-    return this.#services.get<S>(name);
+    // Once started the supervisor has them all, including any replaced since (services.replace()).
+    return this.#services.supervisor.has(name) ? this.#services.supervisor.get<S>(name) : this.#services.get<S>(name);
   }
 
   /** The service manager: `states()`, `restart(name)`, and `state` / `fatal` events. */
@@ -239,11 +240,33 @@ export class Server {
       handleUpgrade: (req, socket, head, done) =>
         acceptor.handleUpgrade(req, socket, head, (transportSocket, decision) => {
           done();
-          endpoint.attach(transportSocket, decision);
+          const conn = endpoint.attach(transportSocket, decision);
+          // Decided before unmount() took the endpoint away: it goes the way of the others.
+          if (this.#endpoints.get(path)?.endpoint !== endpoint) conn.close(CloseCode.ServiceRestart, "service restart");
         }),
     };
     this.#endpoints.set(path, { endpoint, route });
     return endpoint;
+  }
+
+  /**
+   * Take a plain endpoint (not an app's) off its path while the server runs: upgrades to the
+   * path get 404 from now on and its open connections are closed with `code` (default 1012
+   * Service Restart, so clients reconnect). The path can be mounted again at once
+   * (`server.endpoint(path, newOptions)`): that is how `switchboard serve --watch` reloads an
+   * endpoint file. Resolves when its connections are gone or after `stopGraceMs`, whichever
+   * comes first (what is still open then is destroyed).
+   */
+  async unmount(path: string, options: { code?: number; reason?: string } = {}): Promise<void> {
+    const entry = this.#endpoints.get(path);
+    if (entry === undefined) throw new OptionError("path", `no endpoint is mounted at ${path}`);
+    if (this.#apps.some((app) => app.path === path)) throw new OptionError("path", `${path} is an app: apps cannot be unmounted`);
+    if (options.code !== undefined && !isSendableCloseCode(options.code)) throw new OptionError("code", `${String(options.code)} is not a close code a server may send`);
+    this.#endpoints.delete(path);
+    const { endpoint } = entry;
+    endpoint.enabled = false; // an upgrade already routed here and not yet decided is refused (503)
+    const closed = endpoint.closeAll(options.code ?? CloseCode.ServiceRestart, options.reason ?? "service restart");
+    if (!(await withTimeout(closed, this.options.stopGraceMs))) endpoint.terminateAll();
   }
 
   /** Mount an app: an endpoint that speaks the JSON protocol of docs/protocol.md. */

@@ -150,6 +150,16 @@ export class App {
     return this;
   }
 
+  /**
+   * Unregister a task: calls from now on get `unknown_task`; calls already running finish.
+   * Returns whether it was registered. The built-in room.* and switchboard.* tasks stay.
+   * (`switchboard serve --watch` removes and re-adds a task when its file changes.)
+   */
+  removeTask(name: string): boolean {
+    if (name.startsWith("room.") || name.startsWith("switchboard.")) throw new OptionError("task", `"${name}": the built-in room.* and switchboard.* tasks cannot be removed`);
+    return this.#tasks.delete(name);
+  }
+
   /** Push to every connection of the app on every node (serialised once, framed once per node); returns how many it reached on this node. */
   broadcast(task: string, data: unknown, options: { except?: AppConnection } = {}): number {
     const text = encodePush(task, data);

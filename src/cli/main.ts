@@ -64,12 +64,14 @@ function addServeCommand(program: Command, io: CliIO): void {
     .addOption(new Option("--log-level <LEVEL>", "log level (env SWITCHBOARD_LOG_LEVEL, default info)").choices(LOG_LEVELS))
     .option("--control-socket <PATH>", "UNIX control socket for stop/status/command (env SWITCHBOARD_CONTROL_SOCKET, default ./switchboard.sock)")
     .option("--lock-file <PATH>", "lock file: one server per configuration (env SWITCHBOARD_LOCK_FILE, default ./switchboard.lock)")
+    .option("--watch", "reload handler, task and service files when they change, without a restart (development: a changed endpoint's connections are closed with 1012)")
     .addHelpText("after", [
       "",
       "Precedence: command-line flag > SWITCHBOARD_* environment variable > config file > default.",
       "Examples:",
       "  switchboard serve examples/handlers",
       "  switchboard serve ./handlers --port 9000 --static ./public",
+      "  switchboard serve ./handlers --watch",
       "  SWITCHBOARD_PORT=0 switchboard serve --config deploy/switchboard.config.json",
     ].join("\n"))
     .action(async (dir: string | undefined, options: Omit<ServeFlags, "dir">) => {

@@ -20,6 +20,7 @@ import type { Logger } from "../log.ts";
 import { runStandalone, type Standalone, type StandaloneOptions } from "../runtime/standalone.ts";
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
+import { watchHandlers, watchLimits, type HandlerWatcher } from "./watch.ts";
 
 export interface ServeFlags {
   dir?: string | undefined;
@@ -30,6 +31,8 @@ export interface ServeFlags {
   logLevel?: string | undefined;
   controlSocket?: string | undefined;
   lockFile?: string | undefined;
+  /** Reload handler, task and service files when they change (cli/watch.ts; development). */
+  watch?: boolean | undefined;
 }
 
 export interface ServeContext {
@@ -48,6 +51,8 @@ export interface Serving {
   loaded: LoadedFile[];
   /** What each layer was handed (config/placement.ts): every setting of the config is in here. */
   applied: ServeOptions;
+  /** With --watch: the watcher of the handler directory. */
+  watcher?: HandlerWatcher;
 }
 
 export const CONSOLE_PATH = "/console.html";
@@ -68,6 +73,7 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   }
   // Every setting goes to its layer here, or start-up stops naming it (before anything runs).
   const applied = toServeOptions(config);
+  if (flags.watch === true) watchLimits(applied.watch);
   if (config.cluster.redis === undefined && config.sources["cluster.prefix"] !== "default") {
     config.warnings.push(`cluster.prefix is set but cluster.redis is not: one node in memory, no prefix used`);
   }
@@ -81,7 +87,7 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     hold: true,
   }, ctx.env);
   try {
-    const serving = await start(config, applied, runtimeLogger.logger, ctx);
+    const serving = await start(config, applied, runtimeLogger.logger, ctx, flags.watch === true);
     runtimeLogger.release();
     return serving;
   } catch (err) {
@@ -91,7 +97,7 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   }
 }
 
-async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logger, ctx: ServeContext): Promise<Serving> {
+async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logger, ctx: ServeContext, watching: boolean): Promise<Serving> {
   const server = createServer({ ...applied.server, logger });
 
   // The app at /app is made on the first task or service file (or an endpoint factory's app()), with the config's app settings.
@@ -123,8 +129,15 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
     apps: context.apps,
   };
   const standalone = await runStandalone(server, standaloneOptions);
-  for (const line of banner(server, config, loaded, ctx.cwd)) ctx.out(line);
-  return { server, standalone, config, loaded, applied };
+  // Watching begins once the server runs (a reload remounts on a running server) and ends with it.
+  const watcher = watching
+    ? watchHandlers({ dir: config.handlers, server, kinds: FILE_KINDS, context, loaded, logger, ...applied.watch })
+    : undefined;
+  if (watcher !== undefined) void standalone.exited.finally(() => watcher.close());
+  const lines = banner(server, config, loaded, ctx.cwd);
+  if (watcher !== undefined) lines.splice(lines.length - 1, 0, `  watching ${shortPath(config.handlers, ctx.cwd)}: changed files are reloaded (--watch, for development)`);
+  for (const line of lines) ctx.out(line);
+  return { server, standalone, config, loaded, applied, ...(watcher === undefined ? {} : { watcher }) };
 }
 
 /** What to add when a kind has no files, with an example file in its folder. */

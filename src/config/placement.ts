@@ -32,6 +32,8 @@ export type LimitPlace =
   | "app"
   /** The control socket, under its own option name. */
   | { readonly control: keyof ControlLimits }
+  /** `switchboard serve --watch` (cli/watch.ts). */
+  | "watch"
   /** No place in a standalone server: why, and where to set it instead. */
   | { readonly nowhere: string };
 
@@ -75,6 +77,8 @@ export const LIMIT_PLACES = {
   controlMaxConnections: { control: "maxConnections" },
   controlMaxBufferedBytes: { control: "maxBufferedBytes" },
   controlStopGraceMs: { control: "stopGraceMs" },
+  watchDebounceMs: "watch",
+  watchMaxReloads: "watch",
   busMaxPayloadBytes: "cluster",
   busMaxChannelLength: "cluster",
   presenceHeartbeatMs: "cluster",
@@ -107,6 +111,8 @@ export interface ServeOptions {
   control: ControlLimits;
   /** Keys that only the tasks app takes, as set (for the warning when there are no tasks). */
   appKeys: string[];
+  /** The limits of `--watch`, as set (cli/watch.ts has the defaults). */
+  watch: { watchDebounceMs?: number; watchMaxReloads?: number };
 }
 
 /** The layers' options for a resolved config; a limit with no place throws an OptionError naming it. */
@@ -117,6 +123,7 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
   const endpointDefaults: ServeOptions["endpointDefaults"] = {};
   const control: ControlLimits = {};
   const appKeys: string[] = [];
+  const watch: ServeOptions["watch"] = {};
   for (const [name, value] of Object.entries(config.limits) as Array<[LimitName, number | undefined]>) {
     if (value === undefined) continue;
     const place: LimitPlace = LIMIT_PLACES[name];
@@ -128,7 +135,8 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
     } else if (place === "endpoints") {
       endpointDefaults[name as At<"endpoints">] = value;
       app.endpoint = { ...app.endpoint, [name]: value };
-    } else if ("control" in place) control[place.control] = value;
+    } else if (place === "watch") watch[name as At<"watch">] = value;
+    else if ("control" in place) control[place.control] = value;
     else throw new OptionError(`limits.${name}`, `not a setting of switchboard serve: ${place.nowhere} (from ${config.sources[`limits.${name}`] ?? "config"})`);
   }
   server.cluster = cluster;
@@ -146,7 +154,7 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
   if (config.api.key !== undefined) server.api = { ...server.api, key: config.api.key };
   if (config.admin.token !== undefined) server.admin = { token: config.admin.token };
   placeAppSettings(config, app, appKeys);
-  return { server, app, endpointDefaults, control, appKeys };
+  return { server, app, endpointDefaults, control, appKeys, watch };
 }
 
 /** The config's `app.*` keys onto the app at /app (each key is typed against AppOptions here). */

@@ -20,6 +20,8 @@ export interface LoadedFile {
   readonly file: string;
   /** Path relative to the handler directory. */
   readonly rel: string;
+  /** What was mounted (the prepared default export): cli/watch.ts puts it back when a reload fails. */
+  readonly value?: unknown;
 }
 
 export interface LoadOptions {
@@ -66,13 +68,27 @@ export async function loadHandlerDirectory(server: Server, dir: string, options:
     }
   }
   if (problems.length > 0) throw new LoadError(dir, problems);
-  return imported.map(({ kind, name, file, rel }) => ({ kind: kind.kind, name, file, rel }));
+  return imported.map(({ kind, name, file, rel, value }) => ({ kind: kind.kind, name, file, rel, value }));
 }
 
-async function importDefault(file: string, kind: FileKind): Promise<{ value: unknown } | { problem: string; value?: undefined }> {
+/**
+ * One file, imported afresh as `version` (cli/watch.ts), checked and prepared (an endpoint
+ * factory is called): what `kind.mount` or `kind.reload` takes, or what is wrong with it.
+ */
+export async function prepareFile(server: Server, file: string, kind: FileKind, context: MountContext, version: number): Promise<{ value: unknown } | { problem: string }> {
+  const result = await importDefault(file, kind, version);
+  if ("problem" in result) return { problem: result.problem };
+  try {
+    return { value: kind.prepare === undefined ? result.value : kind.prepare(server, result.value, context) };
+  } catch (err) {
+    return { problem: (err as Error)?.message ?? String(err) };
+  }
+}
+
+async function importDefault(file: string, kind: FileKind, version?: number): Promise<{ value: unknown } | { problem: string; value?: undefined }> {
   let mod: Record<string, unknown>;
   try {
-    mod = await importFile(file);
+    mod = await importFile(file, version);
   } catch (err) {
     return { problem: `failed to load: ${firstLines((err as Error).message ?? String(err))}` };
   }

@@ -11,8 +11,10 @@ import type { EndpointOptions } from "../options.ts";
 import type { ScanKind } from "./scan.ts";
 import type { App } from "../app/app.ts";
 import type { TaskDefinition } from "../app/task.ts";
+import type { WorkerPool } from "../app/worker-pool.ts";
 import { validateService, type Service, type ServiceContext } from "../runtime/service.ts";
 import { OptionError } from "../errors.ts";
+import { validateEndpointOptions } from "../options.ts";
 import type { ServedContext, ServedEndpointFactory } from "../config/define.ts";
 import { servedContext } from "./served.ts";
 
@@ -53,6 +55,14 @@ export interface FileKind<T = unknown> extends ScanKind {
   mount(server: Server, name: string, value: T, context: MountContext): void;
   /** The banner line's URL or label for one mounted file. */
   describe(server: Server, name: string): string;
+  /**
+   * While the server runs (`switchboard serve --watch`): put a changed file's new value in
+   * place of `previous` (undefined: a new file). On a throw, what ran before still runs.
+   * A kind without it is not reloaded (the watcher says a restart is needed).
+   */
+  reload?(server: Server, name: string, value: T, context: MountContext, previous: T | undefined): Promise<void>;
+  /** While the server runs: take a deleted file's name off the server (`previous`: what it served). */
+  remove?(server: Server, name: string, context: MountContext, previous: T): Promise<void>;
 }
 
 /** Endpoint files: the handler directory itself; `games/tetris.ts` → /games/tetris. */
@@ -74,6 +84,17 @@ export const ENDPOINT_FILES: FileKind<EndpointOptions | ServedEndpointFactory> =
     server.endpoint(name, { ...context.endpointDefaults, ...value });
   },
   describe: (server, name) => server.url(name, "ws"),
+  async reload(server, name, value, context, previous) {
+    if (typeof value === "function") throw new OptionError("default", "internal: an endpoint factory reached reload() unprepared");
+    const options = { ...context.endpointDefaults, ...value };
+    validateEndpointOptions(name, options as EndpointOptions<never>); // before the old one goes: a bad option leaves it running
+    // unmount() takes the path at once (its connections get 1012 and reconnect): mount the new
+    // endpoint in the same tick, so no reconnect meets a 404.
+    const closing = previous === undefined ? Promise.resolve() : server.unmount(name);
+    server.endpoint(name, options);
+    await closing;
+  },
+  remove: (server, name) => server.unmount(name),
 };
 
 /** Task files: `tasks/chat/say.ts` → task "chat.say", on the app at /app. The file name is the task name. */
@@ -98,6 +119,20 @@ export const TASK_FILES: FileKind<TaskDefinition<any, any, any>> = {
     context.app(server).task({ ...value, name });
   },
   describe: (server, name) => `task ${name} on ${server.url(TASKS_APP_PATH, "ws")}`,
+  async reload(server, name, value, context, previous) {
+    if (previous !== undefined) context.app(server).removeTask(name);
+    try {
+      this.mount(server, name, value, context);
+    } catch (err) {
+      if (previous !== undefined) this.mount(server, name, previous, context); // the old one keeps answering
+      throw err;
+    }
+    if (previous?.worker !== undefined && previous.worker !== value.worker) await closePool(server, name, previous.worker);
+  },
+  async remove(server, name, context, previous) {
+    context.app(server).removeTask(name);
+    if (previous.worker !== undefined) await closePool(server, name, previous.worker);
+  },
 };
 
 /** Service files: `services/ticker.ts` → service "ticker" (supervised, restarted when it dies). */
@@ -126,6 +161,15 @@ export const SERVICE_FILES: FileKind<Service> = {
     server.service(name, withServed(value, name, servedContext(server, context)));
   },
   describe: (_server, name) => `service ${name}`,
+  async reload(server, name, value, context) {
+    if (value.name !== undefined && value.name !== name) {
+      throw new OptionError("name", `the file serves service "${name}" but its definition is named "${value.name}": rename the file or drop the name`);
+    }
+    context.app(server);
+    // The old run is stopped (its stop() called) and the new definition started, fresh crash history.
+    await server.services.replace(withServed(value, name, servedContext(server, context)));
+  },
+  remove: (server, name) => server.services.remove(name),
 };
 
 export const FILE_KINDS: readonly FileKind<any>[] = [ENDPOINT_FILES, TASK_FILES, SERVICE_FILES];
@@ -148,6 +192,18 @@ function withServed(service: Service, name: string, served: ServedContext): Serv
     wrapped.main = { value(this: Service, signal: AbortSignal, ctx: ServiceContext) { return main.call(this, signal, extend(ctx)); } };
   }
   return Object.create(service, wrapped) as Service;
+}
+
+/**
+ * A replaced or deleted task's worker pool (made by the old module) is closed, or its threads
+ * would stay for good; calls still running on it fail.
+ */
+async function closePool(server: Server, task: string, pool: WorkerPool): Promise<void> {
+  try {
+    await pool.close();
+  } catch (err) {
+    server.log.error({ err, task }, "closing the worker pool of a replaced task failed");
+  }
 }
 
 /** An endpoint factory's options; what it throws is reported by the loader with the file's name. */

@@ -188,6 +188,41 @@ export class Supervisor extends EventEmitter<Events> {
     return entry.state;
   }
 
+  /**
+   * While the services run: stop the service of this name (if any) and start `svc` in its
+   * place, with a fresh crash history; a new name is added at the end of the order (stopped
+   * first). `switchboard serve --watch` uses it when a service file changes.
+   */
+  async replace(svc: Service): Promise<ServiceState> {
+    validateService(svc);
+    if (this.#phase !== "started") throw new StateError(`services are ${this.#phase}; replace "${svc.name}" only while the server runs`);
+    const old = this.#entries.get(svc.name);
+    if (old !== undefined) {
+      if (old.svc.restartLimit === 0) throw new StateError(`service "${svc.name}" is not replaceable (restartLimit 0)`);
+      await this.#stopEntry(old);
+    } else {
+      this.#order.push(svc.name);
+    }
+    const entry: Entry = { svc, state: "stopped", since: this.#timers.now(), gen: 0, work: [], crashes: [], restarts: old === undefined ? 0 : old.restarts + 1 };
+    this.#entries.set(svc.name, entry);
+    if (this.#phase !== "started") return entry.state; // a server stop began while the old one stopped
+    const down = (svc.dependsOn ?? []).find((dep) => this.#entries.get(dep)?.state !== "running");
+    if (down !== undefined) this.#fail(entry, new Error(`dependency "${down}" is not running`));
+    else await this.#startAndSettle(entry);
+    return entry.state;
+  }
+
+  /** While the services run: stop a service and forget it (its file was deleted under --watch). */
+  async remove(name: string): Promise<void> {
+    const entry = this.#entry(name);
+    if (this.#phase !== "started") throw new StateError(`services are ${this.#phase}; remove "${name}" only while the server runs`);
+    if (entry.svc.restartLimit === 0) throw new StateError(`service "${name}" is not removable (restartLimit 0)`);
+    await this.#stopEntry(entry);
+    if (this.#phase !== "started") return; // a server stop has begun and walks the order: leave it stopped in place
+    this.#entries.delete(name);
+    this.#order = this.#order.filter((n) => n !== name);
+  }
+
   #entry(name: string): Entry {
     const entry = this.#entries.get(name);
     if (entry === undefined) {

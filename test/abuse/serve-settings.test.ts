@@ -189,6 +189,9 @@ const CHECKS: Record<string, Check> = {
   // Nothing a client can cheaply see shows these two: read what serve() handed to the standalone
   // runtime, in the same object as the two control limits checked by behaviour above.
   "limits.controlStopGraceMs": ({ serving }, value) => assert.equal(appliedControl(serving)?.stopGraceMs, value),
+  // --watch's limits: what serve() hands to the watcher (it runs only with --watch; cli-watch.test.ts observes them at work).
+  "limits.watchDebounceMs": ({ serving }, value) => assert.equal(serving.applied.watch.watchDebounceMs, value),
+  "limits.watchMaxReloads": ({ serving }, value) => assert.equal(serving.applied.watch.watchMaxReloads, value),
   // Operations: observed over HTTP, as a scraper, a backend and a browser would.
   "metrics.enabled": async ({ server }) => {
     const res = await fetch(`http://${server.options.host}:${server.metricsPort!}/m`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
