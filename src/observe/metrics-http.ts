@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server as NodeHttpServer, type
 import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { listen } from "../transport/listen.ts";
 
 /** Both sides hashed first: timingSafeEqual needs equal lengths, and the length must not leak either. */
 function sameSecret(given: string, expected: Buffer): boolean {
@@ -76,14 +77,7 @@ export class MetricsListener {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.#server.once("error", onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", onError);
-        resolve();
-      });
-    });
+    return listen(this.#server, this.#options.port, this.#options.host);
   }
 
   /** Stop: a scrape is short, so open connections are simply closed. */

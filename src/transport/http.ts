@@ -23,6 +23,7 @@ import type { SecureContextOptions, TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../log.ts";
 import { TlsHandshakes } from "./tls.ts";
+import { listen } from "./listen.ts";
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 /** Middleware: return true when it answered the request. */
@@ -164,14 +165,7 @@ export class HttpListener {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.#server.once("error", onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", onError);
-        resolve();
-      });
-    });
+    return listen(this.#server, this.#options.port, this.#options.host);
   }
 
   /** Stop accepting; answer new upgrades 503; drop sockets still in their handshake. */

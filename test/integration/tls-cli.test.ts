@@ -9,26 +9,14 @@ import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { connect as tlsConnect } from "node:tls";
 import { BIN, CLI_WAIT_MS } from "../helpers/cli.ts";
 import { writeTree } from "../helpers/tree.ts";
 import { connect } from "../helpers/ws-client.ts";
 import { eventually, within } from "../helpers/until.ts";
 import { serve } from "../../src/cli/serve.ts";
-import { hasOpenssl, makePki, OPENSSL_MISSING } from "./helpers/self-signed.ts";
+import { hasOpenssl, makePki, OPENSSL_MISSING, servedFingerprint } from "./helpers/self-signed.ts";
 
 const skip = hasOpenssl ? false : OPENSSL_MISSING;
-
-function servedFingerprint(port: number, ca: string): Promise<string> {
-  return within(new Promise<string>((resolve, reject) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(fingerprint);
-    });
-    socket.once("error", reject);
-  }), 5_000, "a TLS handshake");
-}
 
 test("switchboard serve: tls.key / tls.cert from the config file, https:// banner, wss:// echo, SIGHUP reload", { skip }, async (t) => {
   const pki = makePki(t);

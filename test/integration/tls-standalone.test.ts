@@ -7,26 +7,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { startTsProcess } from "../helpers/process.ts";
 import { runCli } from "../helpers/control-cli.ts";
 import { connect } from "../helpers/ws-client.ts";
-import { eventually, within } from "../helpers/until.ts";
-import { hasOpenssl, makePki, OPENSSL_MISSING } from "./helpers/self-signed.ts";
+import { eventually } from "../helpers/until.ts";
+import { hasOpenssl, makePki, OPENSSL_MISSING, servedFingerprint } from "./helpers/self-signed.ts";
 
 const skip = hasOpenssl ? false : OPENSSL_MISSING;
 const FIXTURE = "test/integration/helpers/tls-standalone.fixture.ts";
-
-function servedFingerprint(port: number, ca: string): Promise<string> {
-  return within(new Promise<string>((resolve, reject) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(fingerprint);
-    });
-    socket.once("error", reject);
-  }), 5_000, "a TLS handshake");
-}
 
 test("standalone: SIGHUP and `command reload-tls` reload the certificate; open connections stay; a bad file is reported", { skip }, async (t) => {
   const pki = makePki(t);

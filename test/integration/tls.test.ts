@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { get as httpsGet } from "node:https";
-import { connect as tlsConnect } from "node:tls";
 import { spawn } from "node:child_process";
 import { WebSocket } from "ws";
 import { Client } from "../../client/index.ts";
@@ -16,20 +15,13 @@ import { createServer, OptionError, type Server, type ServerOptions } from "../.
 import { startServer } from "../helpers/server.ts";
 import { connect } from "../helpers/ws-client.ts";
 import { within } from "../helpers/until.ts";
-import { hasOpenssl, makePki, OPENSSL_MISSING } from "./helpers/self-signed.ts";
+import { hasOpenssl, makePki, OPENSSL_MISSING, servedFingerprint } from "./helpers/self-signed.ts";
 
 const skip = hasOpenssl ? false : OPENSSL_MISSING;
 
 /** The fingerprint of the certificate a new TLS handshake with `server` gets. */
-function servedFingerprint(server: Server, ca: string): Promise<string> {
-  return within(new Promise<string>((resolve, reject) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port: server.port, servername: "localhost", ca }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(fingerprint);
-    });
-    socket.once("error", reject);
-  }), 5_000, "a TLS handshake");
+function fingerprintOf(server: Server, ca: string): Promise<string> {
+  return servedFingerprint(server.port, ca);
 }
 
 function httpsJson(url: string, ca: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -70,7 +62,7 @@ test("PEM text works as well as file paths", { skip }, async (t) => {
   const pki = makePki(t);
   const leaf = pki.leaf("inline");
   const server = await echoServer(t, { key: leaf.key, cert: leaf.cert });
-  assert.equal(await servedFingerprint(server, pki.ca), leaf.fingerprint256);
+  assert.equal(await fingerprintOf(server, pki.ca), leaf.fingerprint256);
 });
 
 test("reloadTls(): an open connection keeps echoing, new handshakes get the new certificate; a bad reload keeps it", { skip }, async (t) => {
@@ -87,7 +79,7 @@ test("reloadTls(): an open connection keeps echoing, new handshakes get the new 
   const open = await connect(server.url("/echo"), undefined, { ca: pki.ca });
   open.send("before");
   assert.equal((await open.next()).text, "before");
-  assert.equal(await servedFingerprint(server, pki.ca), first.fingerprint256);
+  assert.equal(await fingerprintOf(server, pki.ca), first.fingerprint256);
 
   copyFileSync(second.keyFile, keyFile);
   copyFileSync(second.certFile, certFile);
@@ -96,7 +88,7 @@ test("reloadTls(): an open connection keeps echoing, new handshakes get the new 
 
   open.send("after reload");
   assert.equal((await open.next()).text, "after reload", "the open connection survives the reload");
-  assert.equal(await servedFingerprint(server, pki.ca), second.fingerprint256, "a new handshake sees the new certificate");
+  assert.equal(await fingerprintOf(server, pki.ca), second.fingerprint256, "a new handshake sees the new certificate");
   const fresh = await connect(server.url("/echo"), undefined, { ca: pki.ca });
   fresh.send("new connection");
   assert.equal((await fresh.next()).text, "new connection");
@@ -108,7 +100,7 @@ test("reloadTls(): an open connection keeps echoing, new handshakes get the new 
   copyFileSync(second.certFile, certFile);
   copyFileSync(first.keyFile, keyFile);
   assert.throws(() => server.reloadTls(), (err: unknown) => err instanceof OptionError && /does not match/.test(err.message));
-  assert.equal(await servedFingerprint(server, pki.ca), second.fingerprint256, "the certificate in force stays after failed reloads");
+  assert.equal(await fingerprintOf(server, pki.ca), second.fingerprint256, "the certificate in force stays after failed reloads");
   assert.equal(server.stats().tls?.certificate.fingerprint256, second.fingerprint256);
   open.send("still here");
   assert.equal((await open.next()).text, "still here");
@@ -121,7 +113,7 @@ test("reloadTls(options) takes new material given in code", { skip }, async (t) 
   const second = pki.leaf("b");
   const server = await echoServer(t, { key: first.key, cert: first.cert });
   server.reloadTls({ key: second.key, cert: second.cert });
-  assert.equal(await servedFingerprint(server, pki.ca), second.fingerprint256);
+  assert.equal(await fingerprintOf(server, pki.ca), second.fingerprint256);
 });
 
 test("an encrypted key: the right passphrase serves, a wrong or missing one is refused at start-up naming tls.passphrase", { skip }, async (t) => {
@@ -129,7 +121,7 @@ test("an encrypted key: the right passphrase serves, a wrong or missing one is r
   const leaf = pki.leaf("locked");
   const keyFile = pki.encryptKey(leaf, "correct horse");
   const server = await echoServer(t, { key: keyFile, cert: leaf.certFile, passphrase: "correct horse" });
-  assert.equal(await servedFingerprint(server, pki.ca), leaf.fingerprint256);
+  assert.equal(await fingerprintOf(server, pki.ca), leaf.fingerprint256);
   for (const passphrase of ["wrong", undefined]) {
     assert.throws(() => createServer({ port: 0, logger: { level: "silent" }, tls: { key: keyFile, cert: leaf.certFile, ...(passphrase === undefined ? {} : { passphrase }) } }),
       (err: unknown) => err instanceof OptionError && err.option === "tls.passphrase" && err.message.includes(keyFile), String(passphrase));

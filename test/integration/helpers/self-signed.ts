@@ -8,7 +8,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
+import { connect as tlsConnect } from "node:tls";
 import { tempDir } from "../../helpers/tempdir.ts";
+import { within } from "../../helpers/until.ts";
 
 export const OPENSSL_MISSING = "openssl not found: apt-get install -y openssl (the TLS tests make their certificates with it)";
 
@@ -63,4 +65,16 @@ export function makePki(t: { after(fn: () => void | Promise<void>): void }): Tes
       return out;
     },
   };
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:port presents (verified against `ca`). */
+export function servedFingerprint(port: number, ca: string): Promise<string> {
+  return within(new Promise<string>((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.once("error", reject);
+  }), 5_000, "a TLS handshake");
 }
