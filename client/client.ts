@@ -37,7 +37,16 @@ export interface ClientOptions {
   maxOfflineQueue?: number;
   /** Default timeout of call() (default 30 000 ms; 0 = none; at most 2^31-1). */
   callTimeoutMs?: number;
+  /**
+   * Each connection attempt must be welcomed within this time (socket open + the server's
+   * welcome), else it is dropped and retried with backoff. Default 10 000 ms (the
+   * `connectTimeoutMs` row of docs/reference.md); 0 = wait forever.
+   */
+  connectTimeoutMs?: number;
 }
+
+/** The default of `connectTimeoutMs` (the client cannot import src/limits.ts; a unit test keeps the two equal). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export interface ClientEvents {
   [event: string]: unknown[];
@@ -153,6 +162,9 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
   /** Settles the promise close() returned, once the socket has closed. */
   private closing: { promise: Promise<void>; resolve(): void } | undefined;
   private readonly callTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  /** The current attempt's deadline for its welcome. */
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Throws (synchronously) for a bad URL or option; after that, nothing the client does throws into the event loop. */
   constructor(url: string, private readonly options: ClientOptions = {}) {
@@ -161,6 +173,7 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
     this.backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect === true ? {} : options.reconnect);
     this.rooms = new Set(initialRooms(options.room));
     this.callTimeoutMs = checkTimeout(options.callTimeoutMs ?? 30_000, "callTimeoutMs");
+    this.connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, "connectTimeoutMs");
     // After the constructor returns, so that listeners added next hear of the first attempt.
     queueMicrotask(() => this.guard(() => this.connect()));
   }
@@ -324,6 +337,8 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       this.closedByUser = true;
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
       this.failAll("closed", "the client was closed");
       const socket = this.socket;
       if (socket !== undefined) {
@@ -366,11 +381,38 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
       };
       socket.onclose = (event: { code: number; reason: string }) => this.guard(() => this.onClose(socket, Number(event.code), String(event.reason ?? "")));
       socket.onerror = (event: unknown) => this.guard(() => this.onSocketError(socket, event));
+      this.armConnectTimer(socket);
     } catch (err) {
       if (socket !== undefined && this.socket === socket) this.socket = undefined;
       this.report(new ClientError("connect", `could not connect to ${this.url}: ${messageOf(err)}`, err));
       this.connectionLost(CloseCode.Abnormal, messageOf(err));
     }
+  }
+
+  /**
+   * A server that accepts and never welcomes (or a socket that never opens) must not leave the
+   * client "connecting" for ever: at the deadline the attempt is dropped, reported, and retried
+   * with backoff like any lost connection.
+   */
+  private armConnectTimer(socket: InstanceType<WebSocketConstructor>): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    if (this.connectTimeoutMs === 0) return;
+    this.connectTimer = setTimeout(() => this.guard(() => {
+      this.connectTimer = undefined;
+      if (socket !== this.socket || this.ready) return;
+      this.socket = undefined; // its own close event, whenever it comes, is ignored
+      const what = this.socketOpened ? "opened but sent no welcome" : "did not open";
+      try {
+        if (typeof socket.terminate === "function") socket.terminate();
+        else socket.close();
+      } catch (err) {
+        // Closing a socket we are abandoning anyway: nothing else to do with the failure.
+        this.internalError(err);
+      }
+      this.report(new ClientError("connect", `the connection to ${this.url} ${what} within ${this.connectTimeoutMs} ms (connectTimeoutMs)`));
+      this.connectionLost(CloseCode.Abnormal, `no welcome within ${this.connectTimeoutMs} ms`);
+    }), this.connectTimeoutMs);
   }
 
   /** Node without a global WebSocket: load `ws` once, then connect. */
@@ -423,6 +465,8 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   /** The welcome: the server accepted this connection. Frames go out, rooms recover, then `open`. */
   private onWelcome(welcome: Welcome): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     const first = !this.ready;
     if (first) {
       this.ready = true;
@@ -515,6 +559,8 @@ export class Client<T extends { [K in keyof T]: TaskSpec } = AnyTasks, P extends
 
   private onClose(socket: unknown, code: number, reason: string): void {
     if (socket !== this.socket) return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     this.socket = undefined;
     this.ready = false;
     this.connectionLost(code, reason, true, this.closedByUser ? undefined : this.refusalOf(code, reason));

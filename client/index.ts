@@ -1,5 +1,5 @@
 /** switchboard/client: the client library for browsers and Node >= 20. */
-export { Client, type ClientOptions, type ClientEvents, type ClientState, type WebSocketConstructor } from "./client.ts";
+export { Client, DEFAULT_CONNECT_TIMEOUT_MS, type ClientOptions, type ClientEvents, type ClientState, type WebSocketConstructor } from "./client.ts";
 export { CallError, type CallErrorCode, type ClientErrorCode } from "./call-error.ts";
 export { ClientError, type ClientErrorKind, type ClientErrorDetails } from "./client-error.ts";
 export { resolveServerUrl } from "./server-url.ts";

@@ -111,6 +111,10 @@ export const LIMITS = {
     name: "maxOfflineQueue", default: 1_000, unit: "messages", min: 0, scope: "app",
     whenHit: "client library: a send while offline with the queue full returns false; a call rejects with `queue_full`",
   },
+  connectTimeoutMs: {
+    name: "connectTimeoutMs", default: 10_000, unit: "ms", min: 0, scope: "app",
+    whenHit: "client library: a connection attempt not welcomed in this time (socket open + the server's welcome; 0 = none) is dropped, reported as an `error` (kind connect) and retried with backoff",
+  },
 
   // ── tcp / udp ───────────────────────────────────────────────────────────────────────
   maxLineBytes: {

@@ -62,6 +62,7 @@ export const LIMIT_PLACES = {
   maxPushBufferedBytes: "app",
   workerMaxQueue: { nowhere: "a worker pool is made in your task file: pass it there, workerPool({ filename, maxQueue })" },
   maxOfflineQueue: { nowhere: "it is a setting of the client library: new Client(url, { maxOfflineQueue })" },
+  connectTimeoutMs: { nowhere: "it is a setting of the client library: new Client(url, { connectTimeoutMs })" },
   maxLineBytes: { nowhere: TCP },
   maxFrameBytes: { nowhere: TCP },
   idleTimeoutMs: { nowhere: TCP },

@@ -105,6 +105,8 @@ export async function tcpServer(onSocket: (socket: net.Socket) => void): Promise
 export async function wsServer(script: {
   onConnection?: (ws: WebSocket, attempt: number) => void;
   onMessage?: (ws: WebSocket, message: { task: string; data: unknown; id?: number }) => void;
+  /** false: accept the WebSocket and never welcome it (a stuck or foreign server). */
+  welcome?: boolean;
 }): Promise<Hostile> {
   let attempts = 0;
   const wss = new WebSocketServer({
@@ -116,7 +118,7 @@ export async function wsServer(script: {
     attempts += 1;
     ws.on("error", (err) => console.error("ws server socket:", err.message));
     ws.on("message", (raw) => script.onMessage?.(ws, JSON.parse(String(raw))));
-    ws.send(welcomeFrame(`hostile-${attempts}`));
+    if (script.welcome !== false) ws.send(welcomeFrame(`hostile-${attempts}`));
     script.onConnection?.(ws, attempts);
   });
   await once(wss, "listening");

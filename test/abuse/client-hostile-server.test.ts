@@ -215,3 +215,21 @@ test("a server that accepts TCP and never answers: close() while connecting reso
   assert.deepEqual(errors, [], "closing on purpose is not an error");
   await closesCleanly(t, client, timers, trap);
 });
+
+test("a server that accepts and never welcomes: each attempt is dropped at connectTimeoutMs, reported, retried with backoff; queued calls wait, bounded", async (t) => {
+  const trap = trapProcessErrors(t);
+  const server = await wsServer({ welcome: false });
+  t.after(() => server.close());
+  const timers = activeTimers();
+  const { client, errors, closes, final } = watched(server.url, { connectTimeoutMs: 100 });
+  const call = failure(client.call("x", null, { timeoutMs: 60_000 }));
+  await within(final, 10_000, "the final close after the attempts are used up");
+  assert.equal(server.attempts(), 3, "the first attempt and two retries (maxAttempts 2)");
+  const timeouts = errors.filter((e) => e.kind === "connect" && /sent no welcome within 100 ms \(connectTimeoutMs\)/.test(e.message));
+  assert.equal(timeouts.length, 3, errors.map((e) => e.message).join("\n"));
+  assert.deepEqual(closes, [[1006, true], [1006, true], [1006, false]]);
+  assert.equal(client.state, "failed");
+  // Queued, never sent: it fails with the client, not after its own 60 s.
+  assert.equal((await within(call, 5_000, "the queued call")).code, "disconnected");
+  await closesCleanly(t, client, timers, trap);
+});

@@ -43,6 +43,7 @@ const NOWHERE: Partial<Record<LimitName, RegExp>> = {
   maxDatagramBytes: /server\.udp/,
   workerMaxQueue: /workerPool/,
   maxOfflineQueue: /client/,
+  connectTimeoutMs: /client/,
 };
 
 /** Values chosen where default + 1 would not do (small ones keep the control checks cheap). */

@@ -60,3 +60,9 @@ test("the client's offline-queue default is the maxOfflineQueue row of limits.ts
   const { limitDefault } = await import("../../../src/limits.ts");
   assert.equal(DEFAULT_MAX_OFFLINE_QUEUE, limitDefault("maxOfflineQueue"));
 });
+
+test("the client's connect-timeout default is the connectTimeoutMs row of limits.ts", async () => {
+  const { limitDefault } = await import("../../../src/limits.ts");
+  const { DEFAULT_CONNECT_TIMEOUT_MS } = await import("../../../client/index.ts");
+  assert.equal(DEFAULT_CONNECT_TIMEOUT_MS, limitDefault("connectTimeoutMs"));
+});
