@@ -27,6 +27,11 @@ export { anonymousSession, tokenSession, signSessionToken, type Session, type Se
 export { workerPool, WorkerPool, type WorkerPoolOptions } from "./app/worker-pool.ts";
 export type { RoomsApi } from "./app/rooms.ts";
 export type { ClusterService, ClusterStats, ClusterConfig, BusStatus, BusStats, BusHandler, NodeInfo } from "./cluster/index.ts";
+// Workers of one machine without Redis: a primary runs both hubs and adds each worker's channel
+// (childPort(worker)); each worker's server has cluster: { ipc: true } (docs/engine.md).
+export { IpcBusHub } from "./cluster/index.ts";
+export { IpcEngineHub } from "./engine/ipc-hub.ts";
+export { childPort, processPort, type IpcPort } from "./cluster/ipc-port.ts";
 export type { PushPolicy, PushCounters } from "./app/push.ts";
 export * as protocol from "./protocol/messages.ts";
 export { defineConfig, type SwitchboardConfig, type AppConfig, type ServedContext, type ServedServiceContext, type ServedEndpointFactory } from "./config/define.ts";

@@ -188,6 +188,14 @@ export const LIMITS = {
     name: "watchMaxReloads", default: 1_000, unit: "count", min: 1, scope: "runtime",
     whenHit: "every reload under `--watch` keeps the old module in memory (ES modules cannot be unloaded): after this many reloads the watcher stops, logs that the server must be restarted, and the code loaded last keeps running",
   },
+  workerProcessStartTimeoutMs: {
+    name: "workerProcessStartTimeoutMs", default: 60_000, unit: "ms", min: 1, scope: "runtime",
+    whenHit: "`serve --workers`: a worker process that has not loaded its files and listened this long after its fork is killed (SIGKILL); at start-up the start fails with an error naming the worker, later it counts as a death (restart with backoff), in `command reload` the reload fails and the old worker keeps serving",
+  },
+  workerProcessStopTimeoutMs: {
+    name: "workerProcessStopTimeoutMs", default: 30_000, unit: "ms", min: 1, scope: "runtime",
+    whenHit: "`serve --workers`: a worker still running this long after the primary sent it SIGTERM (stop, reload) is killed (SIGKILL). Keep it above stopTimeoutMs + stopGraceMs + serviceStopTimeoutMs, the worker's own stop deadline",
+  },
 
   // ── cluster ─────────────────────────────────────────────────────────────────────────
   busMaxPayloadBytes: {

@@ -8,6 +8,7 @@
  * Each takes `--socket PATH`; the program's owner may pass `resolveSocket` to find the socket
  * from the config file the way `serve` does (then `--config FILE` is offered too).
  */
+import type { WorkersStatus } from "./workers.ts";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -198,12 +199,26 @@ export function formatStatus(s: StatusResult): string {
     table(["SERVICE", "STATE", "RESTARTS", "CRITICAL", "LAST ERROR"], s.services.map((v: ServiceStatus) =>
       [v.name, v.state, String(v.restarts), v.critical ? "yes" : "no", v.lastError ?? ""])),
     "",
-    `cluster      ${s.cluster.kind === "memory" ? "in memory (one node)" : `redis, ${s.cluster.status}`}  ${s.cluster.nodes.length} node${s.cluster.nodes.length === 1 ? "" : "s"}` +
+    ...formatWorkers(s),
+    `cluster      ${s.cluster.kind === "memory" ? "in memory (one node)" : s.cluster.kind === "ipc" ? `workers over IPC, ${s.cluster.status}` : `redis, ${s.cluster.status}`}  ${s.cluster.nodes.length} node${s.cluster.nodes.length === 1 ? "" : "s"}` +
       `  published ${s.cluster.bus.published}  dropped ${s.cluster.bus.dropped}  outages ${s.cluster.bus.outages}`,
     table(["NODE", "CONNECTIONS", "LAST SEEN"], s.cluster.nodes.map((n) =>
       [n.nodeId === s.cluster.nodeId ? `${n.nodeId} (this)` : n.nodeId, String(n.connections), `${Math.max(0, Math.round((Date.now() - n.lastSeen) / 1000))}s ago`])),
   ];
   return lines.join("\n");
+}
+
+/** A primary's workers (serve --workers): one row each, then the totals. */
+function formatWorkers(s: StatusResult): string[] {
+  const status = s as Partial<WorkersStatus>;
+  if (status.workers === undefined || status.totals === undefined) return [];
+  const rows = table(["WORKER", "PID", "STATE", "RESTARTS", "CONNECTIONS", "ROOMS", "TASKS"], status.workers.map((w) => [
+    String(w.index), w.pid === null ? "-" : String(w.pid), w.state, String(w.restarts),
+    w.status === null ? "-" : String(w.status.endpoints.reduce((n, e) => n + e.connections, 0)),
+    w.status === null ? "-" : String(w.status.rooms ?? 0), w.status === null ? (w.error ?? "-") : String(w.status.tasks),
+  ]));
+  const t = status.totals;
+  return [rows, `total        ${t.workers} workers  ${t.connections} connections  ${t.rooms} rooms  ${t.tasks} tasks`, ""];
 }
 
 /** The rooms table of `status` (nothing for a server without apps), with the total when it is cut. */

@@ -6,8 +6,10 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { LOG_LEVELS } from "../config/schema.ts";
-import { SwitchboardError } from "../errors.ts";
-import { serve, type ServeFlags } from "./serve.ts";
+import { OptionError, SwitchboardError } from "../errors.ts";
+import { resolveServe, serveResolved, type ServeFlags } from "./serve.ts";
+import { serveWorkers } from "./workers.ts";
+import { workerIndex } from "../runtime/worker-messages.ts";
 import { controlCommandGroup } from "./control-commands.ts";
 import { initCommandGroup } from "./init.ts";
 
@@ -64,6 +66,7 @@ function addServeCommand(program: Command, io: CliIO): void {
     .addOption(new Option("--log-level <LEVEL>", "log level (env SWITCHBOARD_LOG_LEVEL, default info)").choices(LOG_LEVELS))
     .option("--control-socket <PATH>", "UNIX control socket for stop/status/command (env SWITCHBOARD_CONTROL_SOCKET, default ./switchboard.sock)")
     .option("--lock-file <PATH>", "lock file: one server per configuration (env SWITCHBOARD_LOCK_FILE, default ./switchboard.lock)")
+    .option("--workers <N>", 'worker processes sharing the port: 1-64 or "auto" (one per core); rooms and pushes cross them (env SWITCHBOARD_WORKERS, default 1)')
     .option("--watch", "reload handler, task and service files when they change, without a restart (development: a changed endpoint's connections are closed with 1012)")
     .addHelpText("after", [
       "",
@@ -72,11 +75,29 @@ function addServeCommand(program: Command, io: CliIO): void {
       "  switchboard serve examples/handlers",
       "  switchboard serve ./handlers --port 9000 --static ./public",
       "  switchboard serve ./handlers --watch",
+      "  switchboard serve ./handlers --workers auto",
       "  SWITCHBOARD_PORT=0 switchboard serve --config deploy/switchboard.config.json",
     ].join("\n"))
     .action(async (dir: string | undefined, options: Omit<ServeFlags, "dir">) => {
       // The standalone runtime owns signals from here: a graceful stop on the first, exit on the second.
-      await serve({ ...options, dir }, { cwd: io.cwd, env: io.env, out: (line) => io.out(line + "\n"), debug: (text) => io.err(text) });
+      const flags: ServeFlags = { ...options, dir };
+      const ctx = { cwd: io.cwd, env: io.env, out: (line: string) => io.out(line + "\n"), debug: (text: string) => io.err(text) };
+      const { config, applied } = await resolveServe(flags, ctx);
+      // With --workers N > 1 this process is the primary (cli/workers.ts); a worker it forked
+      // runs this same command and serves as one process (serve.ts, with workerIndex set).
+      if (config.workers > 1 && workerIndex(io.env) === undefined) {
+        if (flags.watch === true) throw new OptionError("workers", "--watch reloads files in one process: use it without --workers");
+        await serveWorkers(config, applied, ctx);
+      } else if (workerIndex(io.env) === undefined) {
+        await serveResolved(flags, ctx, config, applied);
+      } else {
+        // A worker that cannot start must exit (its primary reports the failure): the open IPC
+        // channel would otherwise keep the process alive after main() returns 1.
+        await serveResolved(flags, ctx, config, applied).catch((err: unknown) => {
+          process.disconnect?.();
+          throw err;
+        });
+      }
     });
 }
 

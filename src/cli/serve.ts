@@ -21,6 +21,8 @@ import { runStandalone, type Standalone, type StandaloneOptions } from "../runti
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
 import { watchHandlers, watchLimits, type HandlerWatcher } from "./watch.ts";
+import { startWorkerControl } from "../runtime/worker-control.ts";
+import { workerIndex } from "../runtime/worker-messages.ts";
 
 export interface ServeFlags {
   dir?: string | undefined;
@@ -33,6 +35,8 @@ export interface ServeFlags {
   lockFile?: string | undefined;
   /** Reload handler, task and service files when they change (cli/watch.ts; development). */
   watch?: boolean | undefined;
+  /** Worker processes sharing the port (`--workers N|auto`; cli/workers.ts). */
+  workers?: string | undefined;
 }
 
 export interface ServeContext {
@@ -59,13 +63,19 @@ export const CONSOLE_PATH = "/console.html";
 const CONSOLE_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "pages", "console.html");
 
 export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Serving> {
+  const { config, applied } = await resolveServe(flags, ctx);
+  return serveResolved(flags, ctx, config, applied);
+}
+
+/** The config and what each layer gets from it (shared with the `--workers` primary, cli/workers.ts). */
+export async function resolveServe(flags: ServeFlags, ctx: ServeContext): Promise<{ config: ResolvedConfig; applied: ServeOptions }> {
   const config = await resolveConfig({
     cwd: ctx.cwd,
     env: ctx.env,
     configPath: flags.config,
     cli: {
       handlers: flags.dir, port: flags.port, host: flags.host, static: flags.static, logLevel: flags.logLevel,
-      controlSocket: flags.controlSocket, lockFile: flags.lockFile,
+      controlSocket: flags.controlSocket, lockFile: flags.lockFile, workers: flags.workers,
     },
   });
   if (config.static !== undefined && !isDirectory(config.static)) {
@@ -77,6 +87,17 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   if (config.cluster.redis === undefined && config.sources["cluster.prefix"] !== "default") {
     config.warnings.push(`cluster.prefix is set but cluster.redis is not: one node in memory, no prefix used`);
   }
+  return { config, applied };
+}
+
+/** One process serving `config`: the whole server, or (as a `--workers` worker) one of several. */
+export async function serveResolved(flags: ServeFlags, ctx: ServeContext, config: ResolvedConfig, applied: ServeOptions): Promise<Serving> {
+  const worker = workerIndex(ctx.env);
+  if (worker !== undefined) {
+    if (flags.watch === true) throw new OptionError("workers", "--watch reloads files in one process: use it without --workers");
+    // Rooms, pushes and app.broadcast reach the other workers through the primary (IPC), or Redis when configured.
+    if (config.cluster.redis === undefined) applied.server.cluster = { ...applied.server.cluster, ipc: true };
+  }
 
   // The config always resolves a level ("info" by default): pass it only when it was set, so
   // that LOG_LEVEL still works. Lines for stdout are held until the banner is out (the banner
@@ -87,8 +108,8 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
     hold: true,
   }, ctx.env);
   try {
-    const serving = await start(config, applied, runtimeLogger.logger, ctx, flags.watch === true);
-    runtimeLogger.release();
+    const serving = await start(config, applied, runtimeLogger.logger, ctx, flags.watch === true, worker !== undefined ? runtimeLogger.release : undefined);
+    if (worker === undefined) runtimeLogger.release();
     return serving;
   } catch (err) {
     const held = runtimeLogger.discard();
@@ -97,7 +118,8 @@ export async function serve(flags: ServeFlags, ctx: ServeContext): Promise<Servi
   }
 }
 
-async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logger, ctx: ServeContext, watching: boolean): Promise<Serving> {
+/** `asWorker`: serving as a `--workers` worker; the function releases the held log lines (once the primary printed the banner). */
+async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logger, ctx: ServeContext, watching: boolean, asWorker: (() => void) | undefined): Promise<Serving> {
   const server = createServer({ ...applied.server, logger });
 
   // The app at /app is made on the first task or service file (or an endpoint factory's app()), with the config's app settings.
@@ -122,8 +144,9 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
 
   // `control` is the control socket's limits; runtime/standalone.ts hands them to the ControlServer.
   const standaloneOptions: StandaloneOptions = {
-    lockFile: config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
-    controlSocket: config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
+    // A worker's primary owns the lock file and the control socket (cli/workers.ts).
+    lockFile: asWorker !== undefined ? false : config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
+    controlSocket: asWorker !== undefined ? false : config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
     setLogLevel: (level) => setLevel(logger, level),
     control: applied.control,
     apps: context.apps,
@@ -136,7 +159,9 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
   if (watcher !== undefined) void standalone.exited.finally(() => watcher.close());
   const lines = banner(server, config, loaded, ctx.cwd);
   if (watcher !== undefined) lines.splice(lines.length - 1, 0, `  watching ${shortPath(config.handlers, ctx.cwd)}: changed files are reloaded (--watch, for development)`);
-  for (const line of lines) ctx.out(line);
+  // A worker's banner is printed once, by the primary.
+  if (asWorker !== undefined) startWorkerControl({ server, shutdown: standalone.shutdown, banner: lines, apps: context.apps, releaseLogs: asWorker });
+  else for (const line of lines) ctx.out(line);
   return { server, standalone, config, loaded, applied, ...(watcher === undefined ? {} : { watcher }) };
 }
 

@@ -26,6 +26,11 @@ export interface SwitchboardConfig {
   port?: number;
   /** Address to listen on. Default "127.0.0.1"; "0.0.0.0" for every interface. */
   host?: string;
+  /**
+   * Worker processes that share the port (node:cluster; docs/standalone.md#workers): 1 to 64, or
+   * "auto" for one per core. Default 1: the server runs in this one process.
+   */
+  workers?: number | "auto";
   /** The handler directory (relative paths: to the config file). Default "./handlers". */
   handlers?: string;
   /** A directory served as static files (relative paths: to the config file). Default: none. */

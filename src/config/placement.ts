@@ -34,6 +34,8 @@ export type LimitPlace =
   | { readonly control: keyof ControlLimits }
   /** `switchboard serve --watch` (cli/watch.ts). */
   | "watch"
+  /** The primary of `switchboard serve --workers` (cli/workers.ts). */
+  | "workers"
   /** No place in a standalone server: why, and where to set it instead. */
   | { readonly nowhere: string };
 
@@ -80,6 +82,8 @@ export const LIMIT_PLACES = {
   controlStopGraceMs: { control: "stopGraceMs" },
   watchDebounceMs: "watch",
   watchMaxReloads: "watch",
+  workerProcessStartTimeoutMs: "workers",
+  workerProcessStopTimeoutMs: "workers",
   busMaxPayloadBytes: "cluster",
   busMaxChannelLength: "cluster",
   presenceHeartbeatMs: "cluster",
@@ -114,6 +118,8 @@ export interface ServeOptions {
   appKeys: string[];
   /** The limits of `--watch`, as set (cli/watch.ts has the defaults). */
   watch: { watchDebounceMs?: number; watchMaxReloads?: number };
+  /** The limits of the `--workers` primary, as set (cli/workers.ts has the defaults). */
+  workers: { workerProcessStartTimeoutMs?: number; workerProcessStopTimeoutMs?: number };
 }
 
 /** The layers' options for a resolved config; a limit with no place throws an OptionError naming it. */
@@ -125,6 +131,7 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
   const control: ControlLimits = {};
   const appKeys: string[] = [];
   const watch: ServeOptions["watch"] = {};
+  const workers: ServeOptions["workers"] = {};
   for (const [name, value] of Object.entries(config.limits) as Array<[LimitName, number | undefined]>) {
     if (value === undefined) continue;
     const place: LimitPlace = LIMIT_PLACES[name];
@@ -137,6 +144,7 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
       endpointDefaults[name as At<"endpoints">] = value;
       app.endpoint = { ...app.endpoint, [name]: value };
     } else if (place === "watch") watch[name as At<"watch">] = value;
+    else if (place === "workers") workers[name as At<"workers">] = value;
     else if ("control" in place) control[place.control] = value;
     else throw new OptionError(`limits.${name}`, `not a setting of switchboard serve: ${place.nowhere} (from ${config.sources[`limits.${name}`] ?? "config"})`);
   }
@@ -155,7 +163,7 @@ export function toServeOptions(config: ResolvedConfig): ServeOptions {
   if (config.api.key !== undefined) server.api = { ...server.api, key: config.api.key };
   if (config.admin.token !== undefined) server.admin = { token: config.admin.token };
   placeAppSettings(config, app, appKeys);
-  return { server, app, endpointDefaults, control, appKeys, watch };
+  return { server, app, endpointDefaults, control, appKeys, watch, workers };
 }
 
 /** The config's `app.*` keys onto the app at /app (each key is typed against AppOptions here). */

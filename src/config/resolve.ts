@@ -4,17 +4,20 @@
  * unknown key throws an OptionError naming the key and where the value came from.
  */
 import { dirname, resolve } from "node:path";
+import { availableParallelism } from "node:os";
 import { OptionError } from "../errors.ts";
 import type { LimitName } from "../limits.ts";
 import { resolveServerOptions } from "../options.ts";
 import { DEFAULT_PREFIX } from "../cluster/index.ts";
 import type { AppConfig, DeflateConfig, LogLevel } from "./define.ts";
 import { findConfigFile, readConfigFile } from "./load.ts";
-import { CONFIG_FIELDS, FIELDS_BY_KEY, SECTIONS, suggest, type Checked, type ConfigField } from "./schema.ts";
+import { CONFIG_FIELDS, FIELDS_BY_KEY, MAX_WORKERS, SECTIONS, suggest, type Checked, type ConfigField } from "./schema.ts";
 
 export interface ResolvedConfig {
   port: number;
   host: string;
+  /** Worker processes sharing the port ("auto" resolved to the machine's cores, at most 64); 1: one process. */
+  workers: number;
   /** Absolute path. */
   handlers: string;
   /** Absolute path, or undefined for no static files. */
@@ -59,6 +62,7 @@ const LIBRARY = resolveServerOptions();
 const DEFAULTS: Record<string, unknown> = {
   port: LIBRARY.port,
   host: LIBRARY.host,
+  workers: 1,
   handlers: "./handlers",
   perMessageDeflate: LIBRARY.perMessageDeflate,
   logLevel: "info",
@@ -66,7 +70,7 @@ const DEFAULTS: Record<string, unknown> = {
 };
 
 /** Env variables that are not config keys but are still ours. */
-const OTHER_ENV = new Set(["SWITCHBOARD_CONFIG"]);
+const OTHER_ENV = new Set(["SWITCHBOARD_CONFIG", "SWITCHBOARD_WORKER_INDEX"]);
 
 interface Setting { value: unknown; source: string }
 
@@ -112,6 +116,7 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   return {
     port: get("port"),
     host: get("host"),
+    workers: get<number | "auto">("workers") === "auto" ? Math.min(MAX_WORKERS, availableParallelism()) : get<number>("workers"),
     handlers: get("handlers"),
     static: get("static"),
     limits,

@@ -99,6 +99,13 @@ export function envName(key: string): string {
 
 const port = integer(0, 65535);
 
+/** `serve --workers`: how many worker processes share the port (docs/standalone.md#workers). */
+export const MAX_WORKERS = 64;
+const workerCount = integer(1, MAX_WORKERS);
+function workers(value: unknown): Checked {
+  return value === "auto" || workerCount(value).ok ? ok(value) : bad(`an integer from 1 to ${MAX_WORKERS}, or "auto" (one per core)`);
+}
+
 /** trustProxy: true, false, or a list of proxy addresses / CIDRs (as text: true, false or "10.0.0.1,10.1.0.0/16"). */
 function trustProxy(value: unknown): Checked {
   const expected = 'true, false or a list of proxy addresses / CIDRs such as ["127.0.0.1", "10.0.0.0/8"]';
@@ -125,6 +132,7 @@ const limitFields: ConfigField[] = (Object.keys(LIMITS) as LimitName[]).map((nam
 export const CONFIG_FIELDS: readonly ConfigField[] = [
   field("port", port, "TCP port (0 = any free port). Default 8080.", { fromText: integerText(port) }),
   field("host", nonEmptyString, 'Listen address. Default "127.0.0.1".'),
+  field("workers", workers, 'Worker processes sharing the port (1-64, or "auto": one per core). Default 1: one process.', { fromText: (text) => (text.trim() === "auto" ? ok("auto") : integerText(workers)(text)) }),
   field("handlers", nonEmptyString, 'Handler directory. Default "./handlers".', { isPath: true }),
   field("static", nonEmptyString, "Directory served as static files. Default: none.", { isPath: true }),
   ...limitFields,

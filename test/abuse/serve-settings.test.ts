@@ -78,6 +78,8 @@ const ELSEWHERE: Record<string, string> = {
   "tls.cert": "test/integration/tls-cli.test.ts",
   "tls.ca": "test/integration/tls-cli.test.ts",
   "tls.passphrase": "test/integration/tls-cli.test.ts",
+  // workers > 1 forks the running process (node:cluster): serve() in this test process cannot.
+  workers: "test/integration/workers-serve.test.ts",
 };
 
 const API_KEY = "serve-settings-api-key-0123456789";
@@ -193,6 +195,9 @@ const CHECKS: Record<string, Check> = {
   // --watch's limits: what serve() hands to the watcher (it runs only with --watch; cli-watch.test.ts observes them at work).
   "limits.watchDebounceMs": ({ serving }, value) => assert.equal(serving.applied.watch.watchDebounceMs, value),
   "limits.watchMaxReloads": ({ serving }, value) => assert.equal(serving.applied.watch.watchMaxReloads, value),
+  // --workers' limits: what the primary is handed (workers-serve.test.ts runs the primary).
+  "limits.workerProcessStartTimeoutMs": ({ serving }, value) => assert.equal(serving.applied.workers.workerProcessStartTimeoutMs, value),
+  "limits.workerProcessStopTimeoutMs": ({ serving }, value) => assert.equal(serving.applied.workers.workerProcessStopTimeoutMs, value),
   // Operations: observed over HTTP, as a scraper, a backend and a browser would.
   "metrics.enabled": async ({ server }) => {
     const res = await fetch(`http://${server.options.host}:${server.metricsPort!}/m`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });

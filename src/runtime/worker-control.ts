@@ -1,0 +1,68 @@
+/**
+ * The worker's side of `serve --workers` (cli/workers.ts is the primary): tell the primary
+ * once the server listens (its port and banner), answer its `status` requests, and stop
+ * gracefully when the IPC channel to the primary goes away (the primary died): a worker never
+ * outlives its primary as an orphan holding the port.
+ */
+import type { Server } from "../server.ts";
+import type { App } from "../app/app.ts";
+import { status, DEFAULT_STATUS_ROOMS, MAX_STATUS_ROOMS } from "../control/builtin-commands.ts";
+import { serverContext } from "../control/server-context.ts";
+import type { ShutdownHandle } from "./shutdown.ts";
+import { CTL_TAG, isCtlMessage, type CtlMessage } from "./worker-messages.ts";
+
+export interface WorkerControlOptions {
+  server: Server;
+  shutdown: ShutdownHandle;
+  banner: string[];
+  apps?: () => ReadonlyMap<string, App>;
+  /** Write the held start-up log lines: called when the primary has printed the banner (so it comes first), or has gone. */
+  releaseLogs?: () => void;
+  /** Injected for tests: this process by default. */
+  proc?: NodeJS.Process;
+}
+
+/** A worker's status row: the single-process status plus its in-flight task count. */
+export async function workerStatus(options: WorkerControlOptions, maxRooms: number): Promise<unknown> {
+  const { server, shutdown } = options;
+  const ctx = serverContext(server, {
+    stop: async () => void (await shutdown.trigger("primary asked")),
+    ...(options.apps ? { apps: options.apps } : {}),
+  });
+  return { ...(await status(ctx, maxRooms)), tasks: server.work.size };
+}
+
+export function startWorkerControl(options: WorkerControlOptions): () => void {
+  const proc = options.proc ?? process;
+  const send = (message: CtlMessage): void => {
+    if (proc.send !== undefined && proc.connected) proc.send(message, undefined, undefined, (err: Error | null) => {
+      // The channel closed under us: the 'disconnect' handler below stops the worker.
+      if (err !== null) options.server.log.debug({ err }, "worker: reply to the primary not sent");
+    });
+  };
+  const onMessage = (message: unknown): void => {
+    if (!isCtlMessage(message)) return;
+    if (message.kind === "printed") {
+      options.releaseLogs?.();
+      return;
+    }
+    if (message.kind !== "req") return;
+    const rooms = typeof message.args[0] === "number" ? Math.min(MAX_STATUS_ROOMS, Math.max(0, message.args[0])) : DEFAULT_STATUS_ROOMS;
+    workerStatus(options, rooms).then(
+      (value) => send({ sb: CTL_TAG, kind: "res", id: message.id, ok: true, value }),
+      (err: unknown) => send({ sb: CTL_TAG, kind: "res", id: message.id, ok: false, error: String((err as Error)?.message ?? err) }),
+    );
+  };
+  const onDisconnect = (): void => {
+    options.releaseLogs?.();
+    options.server.log.warn("worker: the primary is gone; stopping");
+    void options.shutdown.trigger("primary gone");
+  };
+  proc.on("message", onMessage);
+  proc.once("disconnect", onDisconnect);
+  send({ sb: CTL_TAG, kind: "ready", port: options.server.port, banner: options.banner });
+  return () => {
+    proc.off("message", onMessage);
+    proc.off("disconnect", onDisconnect);
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * `switchboard serve --workers 2` (issue 18), real processes: the CLI is the primary, node:cluster
+ * forks two workers of the same command that share one port. Clients spread over both workers
+ * (their connection ids end with two different node ids); a room push from a client on one
+ * worker reaches the members on both exactly once; `status` has a row per worker and totals
+ * equal to the sums of the rows; a SIGKILLed worker is forked again (status shows two running
+ * workers with a new PID) and new connections work; `stop` closes every client with 1001, the
+ * primary exits 0 and no worker process is left.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { createConnection } from "node:net";
+import { existsSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { OptionError } from "../../src/errors.ts";
+import { startCli, type RunningCli } from "../helpers/cli.ts";
+import { makeTree } from "../helpers/tree.ts";
+import { ProtoClient } from "../helpers/app-client.ts";
+import { eventually, within } from "../helpers/until.ts";
+import type { WorkersStatus } from "../../src/cli/workers.ts";
+import { formatStatus } from "../../src/cli/control-commands.ts";
+
+const WAIT_MS = 20_000;
+/** Enough connections that round-robin over two workers gives both some (it alternates). */
+const CLIENTS = 6;
+
+const FILES = {
+  "handlers/echo.ts": "export default { message(conn, data) { conn.send(data.toString()); } };\n",
+  "handlers/tasks/say.ts": "export default { handler: ({ data, rooms }) => rooms.push(data.room, 'said', { text: data.text, pid: process.pid }) };\n",
+  "handlers/tasks/ping.ts": "export default { handler: () => ({ pid: process.pid }) };\n",
+};
+
+type Client = ProtoClient & { welcome: { data: { connection: string } } };
+const clients: Client[] = [];
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+/** One control request over the UNIX socket: the reply line's object (progress lines skipped). */
+function control(path: string, command: string, args: unknown[] = []): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
+  return within(new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("error", reject);
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      for (const line of text.split("\n").slice(0, -1)) {
+        const message = JSON.parse(line) as { ok?: boolean };
+        if (message.ok !== undefined) {
+          socket.destroy();
+          resolve(message as { ok: boolean });
+          return;
+        }
+      }
+    });
+    socket.on("connect", () => socket.write(JSON.stringify({ id: 1, command, args }) + "\n"));
+  }), WAIT_MS, `control ${command}`);
+}
+
+async function status(socket: string): Promise<WorkersStatus> {
+  const reply = await control(socket, "status");
+  assert.equal(reply.ok, true, JSON.stringify(reply.error));
+  return reply.result as WorkersStatus;
+}
+
+function nodeOf(connectionId: string): string {
+  return connectionId.slice(connectionId.indexOf("@") + 1);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: no such process
+  }
+}
+
+test("serve --workers 2: one port, clients on both workers, room pushes once everywhere, restart after SIGKILL, status totals, stop drains with 1001", async (t) => {
+  const root = makeTree(t, FILES, "sb-workers-");
+  const socket = join(root, "ctl.sock");
+  let cli: RunningCli | undefined;
+  try {
+    cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+      cwd: root,
+      env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
+    });
+    assert.match(cli.banner, /workers: 2 processes on one port \(pids \d+, \d+\)/);
+    assert.equal(cli.banner.match(/listening on/g)?.length, 1, "the banner is printed once");
+    const url = `ws://127.0.0.1:${cli.port}/app`;
+
+    // Spread: connection ids carry the worker's node id.
+    for (let i = 0; i < CLIENTS; i++) clients.push(await ProtoClient.open(url));
+    const nodes = new Set(clients.map((c) => nodeOf(c.welcome.data.connection as string)));
+    console.log(`# ${CLIENTS} connections over ${nodes.size} workers: ${[...nodes].join(", ")}`);
+    assert.ok(nodes.size > 1, `more than one worker serves (saw ${[...nodes].join(", ")})`);
+
+    // A room push from one client reaches every member, on both workers, exactly once.
+    for (const c of clients) assert.equal((await c.call("room.join", { room: "hall" })).error, undefined);
+    const reply = await clients[0]!.call("say", { room: "hall", text: "hello" });
+    assert.equal(reply.error, undefined, JSON.stringify(reply.error));
+    const marker = await clients[0]!.call("say", { room: "hall", text: "marker" });
+    assert.equal(marker.error, undefined);
+    for (const c of clients) {
+      await c.next((f) => f.task === "said" && f.data?.text === "hello");
+      await c.next((f) => f.task === "said" && f.data?.text === "marker");
+      assert.equal(c.frames.filter((f) => f.task === "said" && f.data?.text === "hello").length, 0, "no member gets the push twice");
+    }
+
+    // status: a row per worker, totals = sums of the rows.
+    const before = await status(socket);
+    assert.equal(before.workers.length, 2);
+    assert.deepEqual(before.workers.map((w) => w.state), ["running", "running"]);
+    const sum = (pick: (s: NonNullable<WorkersStatus["workers"][number]["status"]>) => number): number =>
+      before.workers.reduce((n, w) => n + pick(w.status!), 0);
+    assert.equal(before.totals.connections, sum((s) => s.endpoints.reduce((m, e) => m + e.connections, 0)));
+    assert.equal(before.totals.connections, CLIENTS);
+    assert.equal(before.totals.rooms, sum((s) => s.rooms ?? 0));
+    assert.equal(before.totals.tasks, sum((s) => s.tasks));
+    assert.deepEqual(new Set(before.workers.map((w) => w.status!.nodeId)), nodes, "the rows are the workers the clients saw");
+    // The readable table (switchboard status without --json): a row per worker, then the totals.
+    const table = formatStatus(before);
+    for (const w of before.workers) assert.match(table, new RegExp(`^${w.index}\\s+${w.pid}\\s+running\\s`, "m"));
+    assert.match(table, new RegExp(`^total\\s+2 workers\\s+${CLIENTS} connections`, "m"));
+    assert.match(table, /workers over IPC, up/);
+
+    // SIGKILL one worker: its clients are cut, it is forked again, new connections work.
+    const victim = before.workers[1]!;
+    const victimPid = victim.pid!;
+    const cut = clients.filter((c) => nodeOf(c.welcome.data.connection as string) === victim.status!.nodeId);
+    process.kill(victimPid, "SIGKILL");
+    for (const c of cut) assert.equal((await c.waitClosed(WAIT_MS)).code, 1006, "a killed worker's client sees the connection drop");
+    clients.splice(0, clients.length, ...clients.filter((c) => !cut.includes(c)));
+    let restarted: WorkersStatus | undefined;
+    await eventually("the worker is forked again", async () => {
+      restarted = await status(socket);
+      return restarted.workers.every((w) => w.state === "running") && restarted.workers[1]!.pid !== victimPid;
+    }, WAIT_MS, 100);
+    assert.equal(restarted!.workers[1]!.restarts, 1);
+    assert.equal(alive(victimPid), false);
+    const pids = restarted!.workers.map((w) => w.pid!);
+    for (let i = 0; i < CLIENTS; i++) {
+      const c = await ProtoClient.open(url);
+      clients.push(c);
+      assert.equal((await c.call("ping", null)).error, undefined);
+    }
+    const renewed = new Set(clients.map((c) => nodeOf(c.welcome.data.connection as string)));
+    assert.ok([...renewed].some((n) => !nodes.has(n)), "the new worker serves connections");
+
+    // stop: every client gets 1001, the primary exits 0, no worker is left.
+    const closes = clients.map((c) => c.waitClosed(WAIT_MS));
+    const stopped = await control(socket, "stop");
+    assert.equal(stopped.ok, true, JSON.stringify(stopped.error));
+    for (const close of await Promise.all(closes)) assert.equal(close.code, 1001);
+    const code = await within(new Promise<number | null>((resolve) => {
+      if (cli!.child.exitCode !== null) resolve(cli!.child.exitCode);
+      else cli!.child.once("exit", (c) => resolve(c));
+    }), WAIT_MS, "the primary exits");
+    assert.equal(code, 0);
+    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+  } finally {
+    await cli?.stop();
+  }
+});
+
+test("workers: an integer from 1 to 64 or auto (the machine's cores), from the flag or SWITCHBOARD_WORKERS; anything else names the key", async () => {
+  const resolveWith = (cli: string | undefined, env: Record<string, string> = {}) =>
+    resolveConfig({ cwd: tmpdir(), env, cli: { workers: cli } });
+  assert.equal((await resolveWith(undefined)).workers, 1, "default: one process");
+  assert.equal((await resolveWith("3")).workers, 3);
+  assert.equal((await resolveWith(undefined, { SWITCHBOARD_WORKERS: "2" })).workers, 2);
+  assert.equal((await resolveWith("auto")).workers, Math.min(64, availableParallelism()));
+  for (const bad of ["0", "65", "abc", "1.5", "-1", ""]) {
+    await assert.rejects(resolveWith(bad), (err: Error) => err instanceof OptionError && /workers/.test(err.message) && /1 to 64, or "auto"/.test(err.message), `--workers ${JSON.stringify(bad)}`);
+  }
+});
+
+test("serve --workers 2: SIGTERM to the primary stops every worker (clients get 1001), exit 0, lock file and control socket gone", async (t) => {
+  const root = makeTree(t, FILES, "sb-workers-term-");
+  const socket = join(root, "ctl.sock");
+  const lockFile = join(root, "sb.lock");
+  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+    cwd: root,
+    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: lockFile },
+  });
+  try {
+    const pids = (await status(socket)).workers.map((w) => w.pid!);
+    assert.equal(pids.length, 2);
+    const local: Client[] = [];
+    for (let i = 0; i < 4; i++) local.push(await ProtoClient.open(`ws://127.0.0.1:${cli.port}/app`));
+    clients.push(...local);
+    const closes = local.map((c) => c.waitClosed(WAIT_MS));
+    assert.equal(await cli.stop(), 0);
+    for (const close of await Promise.all(closes)) assert.equal(close.code, 1001);
+    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+    assert.equal(existsSync(lockFile), false, "lock file released");
+    assert.equal(existsSync(socket), false, "control socket removed");
+  } finally {
+    await cli.stop();
+  }
+});
+
+test("serve --workers 2: command reload replaces the workers one at a time (new PIDs, the old ones' clients get 1001, new connections work after)", async (t) => {
+  const root = makeTree(t, FILES, "sb-workers-reload-");
+  const socket = join(root, "ctl.sock");
+  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+    cwd: root,
+    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
+  });
+  try {
+    const url = `ws://127.0.0.1:${cli.port}/app`;
+    const oldPids = (await status(socket)).workers.map((w) => w.pid!);
+    const local: Client[] = [];
+    for (let i = 0; i < 4; i++) local.push(await ProtoClient.open(url));
+    clients.push(...local);
+    const closes = local.map((c) => c.waitClosed(WAIT_MS));
+    const reply = await control(socket, "reload");
+    assert.equal(reply.ok, true, JSON.stringify(reply.error));
+    const replaced = (reply.result as { replaced: Array<{ index: number; from: number; to: number }> }).replaced;
+    assert.deepEqual(replaced.map((r) => r.from), oldPids);
+    for (const close of await Promise.all(closes)) assert.equal(close.code, 1001, "the old workers closed their clients with 1001");
+    for (const pid of oldPids) assert.equal(alive(pid), false, `old worker ${pid} is gone`);
+    const after = await status(socket);
+    assert.deepEqual(after.workers.map((w) => w.state), ["running", "running"]);
+    assert.deepEqual(after.workers.map((w) => w.pid), replaced.map((r) => r.to));
+    assert.ok(after.workers.every((w) => !oldPids.includes(w.pid!)), "every worker is new");
+    const fresh = await ProtoClient.open(url);
+    clients.push(fresh);
+    assert.equal((await fresh.call("ping", null)).error, undefined);
+    assert.equal((await control(socket, "reload", ["x"])).error?.code, "bad_args");
+  } finally {
+    assert.equal(await cli.stop(), 0);
+  }
+});
