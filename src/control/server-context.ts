@@ -2,9 +2,16 @@
  * The adapter from a real Server to ControlContext: what the control commands see. Stopping
  * and the log level belong to the process around the server (runtime/standalone.ts), so they
  * are passed in.
+ *
+ * It names the server by the shape it uses (ControlledServer), not by importing server.ts:
+ * server.ts builds this context itself for `POST /api/command`, and an import back would be a
+ * cycle between the layers.
  */
-import type { Server } from "../server.ts";
 import type { App } from "../app/app.ts";
+import type { Endpoint } from "../endpoint/endpoint.ts";
+import type { ClusterService } from "../cluster/index.ts";
+import type { Supervisor } from "../runtime/supervisor.ts";
+import type { Logger } from "../log.ts";
 import { setLevel } from "../runtime/logging.ts";
 import { notFound } from "./builtin-commands.ts";
 import type { ConnectionInfo, ControlContext, EndpointInfo, PushInfo, RoomInfo, RoomsInfo } from "./context.ts";
@@ -21,7 +28,17 @@ export interface ServerContextOptions {
   apps?: () => ReadonlyMap<string, App>;
 }
 
-export function serverContext(server: Server, options: ServerContextOptions): ControlContext {
+/** What of a Server the control commands use (Server has all of it). */
+export interface ControlledServer {
+  readonly endpoints: ReadonlyMap<string, Endpoint<unknown>>;
+  readonly cluster: ClusterService;
+  readonly services: Supervisor;
+  readonly log: Logger;
+  readonly logLevel: string;
+  stats(): { uptimeSeconds: number };
+}
+
+export function serverContext(server: ControlledServer, options: ServerContextOptions): ControlContext {
   const endpoint = (path: string) => {
     const ep = server.endpoints.get(path);
     if (ep === undefined) throw notFound(`no endpoint at "${path}"`, [...server.endpoints.keys()]);
