@@ -6,14 +6,10 @@
 import type { OpsHost } from "./actions.ts";
 import type { ServiceStatus } from "../runtime/supervisor.ts";
 import type { NodeInfo } from "../cluster/index.ts";
+import type { EndpointStats } from "../endpoint/endpoint.ts";
 
-export interface EndpointSnapshot {
-  path: string;
-  enabled: boolean;
-  connections: number;
-  maxConnections: number;
-  accepted: number;
-  rejected: number;
+/** The endpoint's own counters the page shows (EndpointStats is the one source of their meaning). */
+export interface EndpointSnapshot extends Pick<EndpointStats, "path" | "enabled" | "connections" | "maxConnections" | "accepted" | "rejected"> {
   /** App endpoints only: rooms with members on this node, task calls answered, pushes written. */
   app?: { rooms: number; tasks: number; failed: number; pushes: number; dropped: number };
 }
