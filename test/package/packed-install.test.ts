@@ -142,6 +142,32 @@ test("(d) npx switchboard serve <folder of .js handlers>: echo and the console p
   assert.equal(code, 0, cli.output());
 });
 
+test("(f) from dist: metrics, the server API, the admin page with its assets; npx switchboard init writes its starter", async (t) => {
+  const server = startChild(process.execPath, ["ops-server.js"], { cwd: project });
+  t.after(() => server.kill("SIGKILL"));
+  const url = (await server.waitFor(/listening on (http:\/\/\S+)\//, START_MS))[1]!;
+  const metrics = await fetch(`${url}/metrics`);
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), /^switchboard_connections/m);
+  const stats = await fetch(`${url}/api/stats`, { headers: { authorization: "Bearer packed-api-key-0123456789" } });
+  assert.equal(stats.status, 200, await stats.clone().text());
+  assert.equal((await fetch(`${url}/api/stats`)).status, 401);
+  for (const [path, type] of [["/admin", /text\/html/], ["/admin/admin.js", /javascript/], ["/admin/admin.css", /css/], ["/admin/assets/uPlot.iife.min.js", /javascript/], ["/admin/assets/uPlot.min.css", /css/]] as const) {
+    const res = await fetch(`${url}${path}`);
+    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+    assert.match(res.headers.get("content-type") ?? "", type, path);
+    assert.ok((await res.arrayBuffer()).byteLength > 100, `${path} has a body`);
+  }
+  server.kill("SIGTERM");
+  assert.equal((await server.finished).code, 0, server.output());
+
+  const starter = join(mkdtempSync(join(base, "init-")), "starter");
+  await runOk("npx", ["switchboard", "init", starter], { cwd: project, env: userEnv(), timeoutMs: START_MS });
+  for (const file of ["switchboard.config.json", "handlers/echo.ts", "handlers/tasks/hello.ts", "handlers/services/ticker.ts", "public/index.html", "test/hello.test.mjs", "package.json"]) {
+    assert.ok(existsSync(join(starter, file)), `the starter has ${file}`);
+  }
+});
+
 test("(e) import \"switchboard\" loads neither piscina nor pino-pretty (nor esbuild); using them loads them", async () => {
   const output = await runOk(process.execPath, ["lazy-imports.js"], { cwd: project, timeoutMs: START_MS });
   const report = JSON.parse(output.trim().split("\n").at(-1)!) as { afterImport: string[]; afterUse: string[]; doubled: number };
