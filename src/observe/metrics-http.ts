@@ -2,31 +2,22 @@
  * Serving the metrics: the GET handler (with the optional bearer token) and, when
  * `metrics.port` is set, a small HTTP listener of its own that answers only the metrics path.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { listen } from "../transport/listen.ts";
-
-/** Both sides hashed first: timingSafeEqual needs equal lengths, and the length must not leak either. */
-function sameSecret(given: string, expected: Buffer): boolean {
-  return timingSafeEqual(createHash("sha256").update(given).digest(), expected);
-}
+import { BearerKeys } from "../transport/bearer.ts";
 
 export function metricsHandler(metrics: ServerMetrics, token: string | undefined, log: Logger): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const expected = token === undefined ? undefined : createHash("sha256").update(token).digest();
+  const keys = token === undefined ? undefined : new BearerKeys([token]);
   return async (req, res) => {
-    if (expected !== undefined) {
-      const header = req.headers.authorization ?? "";
-      const given = header.startsWith("Bearer ") ? header.slice(7) : undefined;
-      if (given === undefined || !sameSecret(given, expected)) {
-        log.debug({ remote: req.socket.remoteAddress, given: given !== undefined }, "metrics scrape refused: bad or missing bearer token");
-        const body = "Unauthorized: send Authorization: Bearer <metrics.token>";
-        res.writeHead(401, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(body), "WWW-Authenticate": 'Bearer realm="metrics"' });
-        res.end(req.method === "HEAD" ? undefined : body);
-        return;
-      }
+    if (keys !== undefined && !keys.admits(req)) {
+      log.debug({ remote: req.socket.remoteAddress, given: req.headers.authorization !== undefined }, "metrics scrape refused: bad or missing bearer token");
+      const body = "Unauthorized: send Authorization: Bearer <metrics.token>";
+      res.writeHead(401, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(body), "WWW-Authenticate": 'Bearer realm="metrics"' });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
     }
     const { contentType, body } = await metrics.scrape();
     res.writeHead(200, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), "Cache-Control": "no-store" });

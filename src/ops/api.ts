@@ -9,7 +9,7 @@ import type { HttpHandler, HttpMiddleware, JsonPostHandler, PostRouteOptions } f
 import type { Logger } from "../log.ts";
 import { SwitchboardError } from "../errors.ts";
 import { ApiError, type ApiErrorCode } from "./errors.ts";
-import type { BearerKeys } from "./auth.ts";
+import type { BearerKeys } from "../transport/bearer.ts";
 import type { Operations } from "./actions.ts";
 
 /** Where the routes go (the Server's HTTP listener). */

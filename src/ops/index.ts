@@ -10,7 +10,7 @@ import { createCommandTable } from "../control/builtin-commands.ts";
 import { Operations, type OpsHost } from "./actions.ts";
 import { mountApi, type RouteTable } from "./api.ts";
 import { mountAdmin, ADMIN_PATH } from "./admin.ts";
-import { BearerKeys } from "./auth.ts";
+import { BearerKeys } from "../transport/bearer.ts";
 
 export { Operations, type OpsHost, type ConnectionItem, type RoomItem, type ConnectionQuery } from "./actions.ts";
 export type { StatsSnapshot, EndpointSnapshot } from "./stats.ts";

@@ -119,7 +119,7 @@ test("metrics are off by default: /metrics is 404, and an explicit enabled: fals
   assert.equal((await rawRequest(off.port, "/metrics")).status, 404);
 });
 
-test("metrics.token: 401 without or with a wrong bearer token, 200 with it", async (t) => {
+test("metrics.token: 401 without or with a wrong bearer token, 200 with it (any case of the scheme)", async (t) => {
   const token = "s3cret-metrics-token-0123456789";
   const server = await startServer({ metrics: { enabled: true, token } });
   t.after(() => server.stop());
@@ -132,6 +132,8 @@ test("metrics.token: 401 without or with a wrong bearer token, 200 with it", asy
   const ok = await scrape(server, { Authorization: `Bearer ${token}` });
   assert.equal(ok.status, 200);
   assert.match(ok.text, /^switchboard_pending_handshakes 0$/m);
+  // The scheme is case-insensitive (RFC 7235), as for the server API's keys: one check for both.
+  assert.equal((await scrape(server, { Authorization: `bearer ${token}` })).status, 200);
 });
 
 test("metrics.port: served on their own listener (and its /readyz), not on the main port; two servers do not clash", async (t) => {

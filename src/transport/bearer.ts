@@ -1,6 +1,7 @@
 /**
- * Bearer credentials for the server API: `Authorization: Bearer <key>`, compared in constant
- * time. Both sides are hashed first (SHA-256), so timingSafeEqual always compares 32 bytes and
+ * Bearer credentials (`Authorization: Bearer <key>`; the scheme is case-insensitive, RFC 7235
+ * §2.1), compared in constant time: the one check behind the server API's keys and the metrics
+ * token. Both sides are hashed first (SHA-256), so timingSafeEqual always compares 32 bytes and
  * neither a key's length nor its first differing byte shows in the time taken; every key is
  * compared, so which one matched does not show either.
  */
