@@ -56,6 +56,17 @@ export class UnavailableError extends SwitchboardError {
   }
 }
 
+/** A worker's `start` failed: its own error's name and message, as the worker reported them over IPC. */
+export class WorkerStartError extends SwitchboardError {
+  readonly worker: number;
+  readonly workerError: { readonly name: string; readonly message: string };
+  constructor(worker: number, workerError: { name: string; message: string }) {
+    super("worker_start_failed", `worker ${worker} failed to start: ${workerError.name}: ${workerError.message}`);
+    this.worker = worker;
+    this.workerError = workerError;
+  }
+}
+
 /** HTTP status for an error raised while an upgrade is being decided. */
 export function toHttpStatus(err: unknown): number {
   if (err instanceof HandshakeRejection) return err.status;

@@ -14,7 +14,7 @@ export type { BroadcastOptions, BroadcastResult } from "./endpoint/broadcast.ts"
 export type { ConnectionHandler } from "./transport/handler.ts";
 export type { HttpHandler, HttpMiddleware, JsonPostHandler, PostRouteOptions, PostRefusal } from "./transport/http.ts";
 export { CloseCode, describeCloseCode, isRefusalCloseCode, refusalCloseCode, type CloseCodeInfo } from "./protocol/close-codes.ts";
-export { SwitchboardError, OptionError, HandshakeRejection, StateError, UnavailableError, reject } from "./errors.ts";
+export { SwitchboardError, OptionError, HandshakeRejection, StateError, UnavailableError, WorkerStartError, reject } from "./errors.ts";
 export { FramingError, MalformedDatagram } from "./errors.ts";
 export { TcpListener, type TcpOptions, type TcpHandler, type TcpConnection, type TcpStats } from "./transport/tcp.ts";
 export { UdpListener, type UdpOptions, type UdpHandle, type UdpPeer, type UdpReplyContext, type UdpStats } from "./transport/udp.ts";
@@ -46,6 +46,9 @@ export function defineEndpoint<D = Record<string, unknown>>(options: EndpointOpt
 export { defineService, type Service, type ServiceContext } from "./runtime/service.ts";
 export { Supervisor, ServiceFailedError, type ServiceState, type ServiceStatus, type StateChange } from "./runtime/supervisor.ts";
 export { runStandalone, type StandaloneOptions, type Standalone } from "./runtime/standalone.ts";
+// N worker processes of one server on one port (docs/standalone.md, "Workers from code").
+export { runWorkers, type RunWorkersOptions, type RunWorkersLimits, type WorkerStartContext, type WorkersPrimaryRun, type WorkerRun } from "./runtime/run-workers.ts";
+export { type WorkersStatus, type WorkerRow, type ReloadResult } from "./runtime/workers-primary.ts";
 export { createRuntimeLogger, type LoggingConfig } from "./runtime/logging.ts";
 export { LockError } from "./runtime/lockfile.ts";
 export { createCommandTable } from "./control/builtin-commands.ts";

@@ -190,11 +190,11 @@ export const LIMITS = {
   },
   workerProcessStartTimeoutMs: {
     name: "workerProcessStartTimeoutMs", default: 60_000, unit: "ms", min: 1, scope: "runtime",
-    whenHit: "`serve --workers`: a worker process that has not loaded its files and listened this long after its fork is killed (SIGKILL); at start-up the start fails with an error naming the worker, later it counts as a death (restart with backoff), in `command reload` the reload fails and the old worker keeps serving",
+    whenHit: "`serve --workers` and runWorkers(): a worker process that has not loaded its files (run its `start`) and listened this long after its fork is killed (SIGKILL); at start-up the start fails with an error naming the worker, later it counts as a death (restart with backoff), in `command reload` the reload fails and the old worker keeps serving",
   },
   workerProcessStopTimeoutMs: {
     name: "workerProcessStopTimeoutMs", default: 30_000, unit: "ms", min: 1, scope: "runtime",
-    whenHit: "`serve --workers`: a worker still running this long after the primary sent it SIGTERM (stop, reload) is killed (SIGKILL). Keep it above stopTimeoutMs + stopGraceMs + serviceStopTimeoutMs, the worker's own stop deadline",
+    whenHit: "`serve --workers` and runWorkers(): a worker still running this long after the primary asked it to stop (stop, reload; over IPC, or SIGTERM while it starts) is killed (SIGKILL). Keep it above stopTimeoutMs + stopGraceMs + serviceStopTimeoutMs, the worker's own stop deadline",
   },
 
   // ── cluster ─────────────────────────────────────────────────────────────────────────

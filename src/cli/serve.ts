@@ -21,7 +21,7 @@ import { runStandalone, type Standalone, type StandaloneOptions } from "../runti
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../control/server.ts";
 import { watchHandlers, watchLimits, type HandlerWatcher } from "./watch.ts";
-import { startWorkerControl } from "../runtime/worker-control.ts";
+import { startWorkerControl, workerSignalSource } from "../runtime/worker-control.ts";
 import { workerIndex } from "../runtime/worker-messages.ts";
 
 export interface ServeFlags {
@@ -150,6 +150,8 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
     setLogLevel: (level) => setLevel(logger, level),
     control: applied.control,
     apps: context.apps,
+    // A worker stops on SIGTERM or its primary's request; Ctrl+C's SIGINT is the primary's (worker-control.ts).
+    ...(asWorker !== undefined ? { process: workerSignalSource() } : {}),
   };
   const standalone = await runStandalone(server, standaloneOptions);
   // Watching begins once the server runs (a reload remounts on a running server) and ends with it.

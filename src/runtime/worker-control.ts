@@ -1,14 +1,14 @@
 /**
- * The worker's side of `serve --workers` (cli/workers.ts is the primary): tell the primary
- * once the server listens (its port and banner), answer its `status` requests, and stop
- * gracefully when the IPC channel to the primary goes away (the primary died): a worker never
- * outlives its primary as an orphan holding the port.
+ * The worker's side of a workers primary (runtime/workers-primary.ts, under `serve --workers`
+ * and runWorkers()): tell the primary once the server listens (its port and banner), answer
+ * its `status` requests, and stop gracefully when the IPC channel to the primary goes away (the
+ * primary died): a worker never outlives its primary as an orphan holding the port.
  */
 import type { Server } from "../server.ts";
 import type { App } from "../app/app.ts";
 import { status, DEFAULT_STATUS_ROOMS, MAX_STATUS_ROOMS } from "../control/builtin-commands.ts";
 import { serverContext } from "../control/server-context.ts";
-import type { ShutdownHandle } from "./shutdown.ts";
+import type { ShutdownHandle, ShutdownSignal, SignalSource } from "./shutdown.ts";
 import { CTL_TAG, isCtlMessage, type CtlMessage } from "./worker-messages.ts";
 
 export interface WorkerControlOptions {
@@ -46,6 +46,11 @@ export function startWorkerControl(options: WorkerControlOptions): () => void {
       options.releaseLogs?.();
       return;
     }
+    if (message.kind === "stop") {
+      // Same path as SIGTERM; a stop already under way (Ctrl+C reached this worker too) just goes on.
+      void options.shutdown.trigger("primary asked");
+      return;
+    }
     if (message.kind !== "req") return;
     const rooms = typeof message.args[0] === "number" ? Math.min(MAX_STATUS_ROOMS, Math.max(0, message.args[0])) : DEFAULT_STATUS_ROOMS;
     workerStatus(options, rooms).then(
@@ -64,5 +69,30 @@ export function startWorkerControl(options: WorkerControlOptions): () => void {
   return () => {
     proc.off("message", onMessage);
     proc.off("disconnect", onDisconnect);
+  };
+}
+
+/**
+ * The signals a worker's graceful stop listens to: SIGTERM only. Ctrl+C sends SIGINT to the
+ * whole process group, and the primary, which gets it too, asks every worker to stop; a worker
+ * acting on SIGINT as well would take whichever came second as the "second signal" and exit at
+ * once, cutting its tasks off. SIGINT is still caught (and ignored), so it does not kill the
+ * worker by Node's default either. Pass it as installShutdown's / runStandalone's `process`.
+ */
+export function workerSignalSource(proc: NodeJS.Process = process): SignalSource {
+  const ignored = new Map<() => void, () => void>();
+  return {
+    on(signal: ShutdownSignal, listener: () => void) {
+      if (signal !== "SIGINT") return proc.on(signal, listener);
+      const ignore = (): void => undefined;
+      ignored.set(listener, ignore);
+      return proc.on(signal, ignore);
+    },
+    off(signal: ShutdownSignal, listener: () => void) {
+      if (signal !== "SIGINT") return proc.off(signal, listener);
+      const ignore = ignored.get(listener);
+      ignored.delete(listener);
+      return ignore === undefined ? proc : proc.off(signal, ignore);
+    },
   };
 }

@@ -5,7 +5,9 @@
  * worker reaches the members on both exactly once; `status` has a row per worker and totals
  * equal to the sums of the rows; a SIGKILLed worker is forked again (status shows two running
  * workers with a new PID) and new connections work; `stop` closes every client with 1001, the
- * primary exits 0 and no worker process is left.
+ * primary exits 0 and no worker process is left. Presence, app.broadcast and room history work
+ * across the workers; a rolling reload loses no push for clients that recover. (Limits per
+ * worker: workers-limits.test.ts.)
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,9 +17,11 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { OptionError } from "../../src/errors.ts";
-import { startCli, type RunningCli } from "../helpers/cli.ts";
+import { spawn } from "node:child_process";
+import { BIN, startCli, type RunningCli } from "../helpers/cli.ts";
 import { makeTree } from "../helpers/tree.ts";
-import { ProtoClient } from "../helpers/app-client.ts";
+import { ProtoClient, type Frame } from "../helpers/app-client.ts";
+import { connect, type TestClient } from "../helpers/ws-client.ts";
 import { eventually, within } from "../helpers/until.ts";
 import type { WorkersStatus } from "../../src/cli/workers.ts";
 import { formatStatus } from "../../src/cli/control-commands.ts";
@@ -233,5 +237,120 @@ test("serve --workers 2: command reload replaces the workers one at a time (new 
     assert.equal((await control(socket, "reload", ["x"])).error?.code, "bad_args");
   } finally {
     assert.equal(await cli.stop(), 0);
+  }
+});
+
+/** An endpoint file whose messages become app.broadcasts (a factory reaches the app). */
+const ACROSS_FILES = {
+  ...FILES,
+  "handlers/shout.ts": "export default (served) => ({ message(conn, data) { served.app().broadcast('shouted', { text: data.toString(), pid: process.pid }); conn.send('ok'); } });\n",
+};
+
+test("serve --workers 2: presence, app.broadcast and history across workers; a rolling reload loses nothing for clients that recover", async (t) => {
+  const root = makeTree(t, ACROSS_FILES, "sb-workers-across-");
+  const socket = join(root, "ctl.sock");
+  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+    cwd: root,
+    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock"), SWITCHBOARD_APP_PRESENCE: "true" },
+  });
+  const plain: TestClient[] = [];
+  try {
+    const app = `ws://127.0.0.1:${cli.port}/app?streams=1`;
+    const members: Array<Client & { pid: number; position: { offset: number; epoch: string } }> = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await ProtoClient.open(app);
+      clients.push(c);
+      const pid = (await c.call("ping", null)).data.pid as number;
+      const joined = await c.call("room.join", { room: "log" });
+      assert.equal(joined.error, undefined, JSON.stringify(joined.error));
+      members.push(Object.assign(c, { pid, position: { offset: joined.data.offset as number, epoch: joined.data.epoch as string } }));
+    }
+    assert.equal(new Set(members.map((m) => m.pid)).size, 2, "the members are on both workers");
+
+    // Presence spans the workers: every member is listed, wherever it is connected.
+    const listed = await members[0]!.call("room.members", { room: "log" });
+    assert.equal(listed.error, undefined, JSON.stringify(listed.error));
+    assert.deepEqual((listed.data.members as Array<{ connection: string }>).map((m) => m.connection).sort(),
+      members.map((m) => m.welcome.data.connection as string).sort());
+
+    // app.broadcast from one worker reaches the app's clients on both, once each.
+    const shouter = await connect(`ws://127.0.0.1:${cli.port}/shout`);
+    plain.push(shouter);
+    for (const text of ["hey", "end"]) {
+      shouter.send(text);
+      assert.equal((await shouter.next(WAIT_MS)).text, "ok");
+    }
+    for (const m of members) {
+      await m.next((f) => f.task === "shouted" && f.data?.text === "hey");
+      // The later broadcast is in: a duplicate of the first would have come before it (one ordered channel per worker).
+      await m.next((f) => f.task === "shouted" && f.data?.text === "end");
+      assert.equal(m.frames.filter((f) => f.task === "shouted" && f.data?.text === "hey").length, 0, "one broadcast, one delivery");
+    }
+
+    // A push carries one offset sequence for the room, whichever worker published it.
+    const deliver = async (from: Client, text: string): Promise<void> => {
+      assert.equal((await from.call("say", { room: "log", text })).error, undefined);
+      const offsets = new Set<number>();
+      for (const m of members) {
+        const push: Frame = await m.next((f) => f.task === "said" && f.data?.text === text);
+        offsets.add(push.offset as number);
+        m.position = { offset: push.offset as number, epoch: push.epoch as string };
+      }
+      assert.equal(offsets.size, 1, `every member saw "${text}" at the same offset`);
+    };
+    await deliver(members[0]!, "p1");
+    await deliver(members.find((m) => m.pid !== members[0]!.pid)!, "p2");
+
+    // Rolling reload: every member is closed with 1001 by its old worker; pushes published
+    // while they are away are recovered, exactly, when they come back with their position.
+    const closes = members.map((m) => m.waitClosed(WAIT_MS));
+    const reply = await control(socket, "reload");
+    assert.equal(reply.ok, true, JSON.stringify(reply.error));
+    for (const close of await Promise.all(closes)) assert.equal(close.code, 1001);
+    const publisher = await ProtoClient.open(app);
+    clients.push(publisher);
+    for (const text of ["m1", "m2", "m3"]) assert.equal((await publisher.call("say", { room: "log", text })).error, undefined);
+    for (const m of members) {
+      const back = await ProtoClient.open(app);
+      clients.push(back);
+      const rejoined = await back.call("room.join", { room: "log", since: m.position });
+      assert.equal(rejoined.error, undefined, JSON.stringify(rejoined.error));
+      assert.equal(rejoined.data.recovered, true, "the history is the primary's: it outlives the workers");
+      assert.equal(rejoined.data.epoch, m.position.epoch);
+      assert.deepEqual((rejoined.data.pushes as Frame[]).map((p) => p.data.text), ["m1", "m2", "m3"], "every missed push, once, in order");
+    }
+  } finally {
+    await Promise.all(plain.map((c) => c.close()));
+    assert.equal(await cli.stop(), 0);
+  }
+});
+
+test("serve --workers 2: Ctrl+C (SIGINT to the whole process group) stops gracefully: a task in flight answers, then 1001, exit 0", async (t) => {
+  const root = makeTree(t, { ...FILES, "handlers/tasks/slow.ts": "export default { handler: async () => { await new Promise((r) => setTimeout(r, 500)); return { done: true }; } };\n" }, "sb-workers-int-");
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "silent", SWITCHBOARD_LOG_LEVEL: "warn" };
+  for (const name of Object.keys(env)) if (name.startsWith("SWITCHBOARD_") && name !== "SWITCHBOARD_LOG_LEVEL") delete env[name];
+  Object.assign(env, { SWITCHBOARD_CONTROL_SOCKET: join(root, "ctl.sock"), SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") });
+  // Its own process group, as a terminal's foreground job: the primary and both workers get the SIGINT.
+  const child = spawn(process.execPath, [BIN, "serve", join(root, "handlers"), "--workers", "2", "--port", "0"], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    let out = "";
+    const port = await within(new Promise<number>((resolve) => child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      const match = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    })), WAIT_MS, "the banner");
+    const c = await ProtoClient.open(`ws://127.0.0.1:${port}/app`);
+    clients.push(c);
+    const closed = c.waitClosed(WAIT_MS);
+    const reply = c.call("slow", null, WAIT_MS);
+    // The task is in flight once the status counts it.
+    await eventually("the task is in flight", async () => (await status(join(root, "ctl.sock"))).totals.tasks === 1, WAIT_MS, 20);
+    process.kill(-child.pid!, "SIGINT");
+    assert.deepEqual((await reply).data, { done: true }, "the task in flight answered");
+    assert.equal((await closed).code, 1001);
+    assert.equal(await within(exited, WAIT_MS, "the primary exits"), 0);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
   }
 });
