@@ -3,6 +3,7 @@
  * Level from the `logger` option, else LOG_LEVEL, else "info".
  */
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+import { OptionError } from "./errors.ts";
 
 export type { Logger };
 
@@ -53,6 +54,22 @@ export class LevelFlags {
   }
 }
 
-/** The levels `setLogLevel` accepts: pino's, plus "silent". */
+/** The log levels: pino's, plus "silent". The one list (config schema, CLI flag, control command, setLogLevel). */
 export const LOG_LEVEL_NAMES = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
+
+/** A level name, any case, checked: an OptionError naming `option` otherwise. */
+export function checkLogLevel(level: unknown, option: string): LogLevelName {
+  const lower = typeof level === "string" ? level.toLowerCase() : level;
+  if (!(LOG_LEVEL_NAMES as readonly unknown[]).includes(lower)) {
+    throw new OptionError(option, `unknown log level ${JSON.stringify(level)}; use one of ${LOG_LEVEL_NAMES.join(", ")}`);
+  }
+  return lower as LogLevelName;
+}
+
+/** Change a logger's level at run time; its children follow (pino children read their level through their parent). */
+export function setLoggerLevel(logger: Logger, level: string): LogLevelName {
+  const checked = checkLogLevel(level, "level");
+  logger.level = checked;
+  return checked;
+}

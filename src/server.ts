@@ -3,7 +3,7 @@
  * No protocol logic lives here: it wires the transport to the endpoints.
  */
 import type { IncomingMessage } from "node:http";
-import { createLogger, LevelFlags, LOG_LEVEL_NAMES, type LogLevelName, type Logger } from "./log.ts";
+import { createLogger, LevelFlags, setLoggerLevel, type LogLevelName, type Logger } from "./log.ts";
 import { OptionError, StateError } from "./errors.ts";
 import { CloseCode, isSendableCloseCode } from "./protocol/close-codes.ts";
 import { resolveEndpointLimits, resolveServerOptions, limit, validateEndpointOptions, type EndpointOptions, type ResolvedServerOptions, type ServerOptions } from "./options.ts";
@@ -167,12 +167,7 @@ export class Server {
    * the cached debug/trace checks follow through pino's level-change event.
    */
   setLogLevel(level: string): LogLevelName {
-    const lower = typeof level === "string" ? level.toLowerCase() : level;
-    if (!(LOG_LEVEL_NAMES as readonly unknown[]).includes(lower)) {
-      throw new OptionError("level", `unknown log level ${JSON.stringify(level)}; use one of ${LOG_LEVEL_NAMES.join(", ")}`);
-    }
-    this.log.level = lower as LogLevelName;
-    return lower as LogLevelName;
+    return setLoggerLevel(this.log, level);
   }
 
   /** The port of the metrics listener (`metrics.port`), or undefined when metrics share the main port or are off. */

@@ -15,7 +15,8 @@ import { toServeOptions, type ServeOptions } from "../config/placement.ts";
 import { loadHandlerDirectory, type LoadedFile } from "../loader/directory.ts";
 import { FILE_KINDS, TASKS_APP_PATH, type MountContext } from "../loader/kinds.ts";
 import { createStaticHandler } from "../transport/static.ts";
-import { createRuntimeLogger, setLevel } from "../runtime/logging.ts";
+import { createRuntimeLogger } from "../runtime/logging.ts";
+import { setLoggerLevel } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { runStandalone, type Standalone, type StandaloneOptions } from "../runtime/standalone.ts";
 import { DEFAULT_LOCK_FILE } from "../runtime/lockfile.ts";
@@ -147,7 +148,7 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
     // A worker's primary owns the lock file and the control socket (cli/workers.ts).
     lockFile: asWorker !== undefined ? false : config.lockFile ?? join(ctx.cwd, DEFAULT_LOCK_FILE),
     controlSocket: asWorker !== undefined ? false : config.controlSocket ?? join(ctx.cwd, DEFAULT_CONTROL_SOCKET),
-    setLogLevel: (level) => setLevel(logger, level),
+    setLogLevel: (level) => setLoggerLevel(logger, level),
     control: applied.control,
     apps: context.apps,
     // A worker stops on SIGTERM or its primary's request; Ctrl+C's SIGINT is the primary's (worker-control.ts).

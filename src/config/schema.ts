@@ -10,6 +10,7 @@
 import { LIMITS, type LimitName } from "../limits.ts";
 import { DEFAULT_PREFIX } from "../cluster/index.ts";
 import { compileTrustProxy } from "../transport/forwarded.ts";
+import { LOG_LEVEL_NAMES } from "../log.ts";
 
 export type Checked = { ok: true; value: unknown } | { ok: false; expected: string };
 
@@ -27,7 +28,8 @@ export interface ConfigField {
   readonly doc: string;
 }
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** The log levels (log.ts holds the one list). */
+export const LOG_LEVELS = LOG_LEVEL_NAMES;
 
 const ok = (value: unknown): Checked => ({ ok: true, value });
 const bad = (expected: string): Checked => ({ ok: false, expected });

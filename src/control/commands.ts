@@ -6,8 +6,7 @@
 import { SwitchboardError } from "../errors.ts";
 import { asError } from "../endpoint/hooks.ts";
 import type { ControlContext } from "./context.ts";
-import { ControlError, ControlErrorCode, errorReply, type ControlReply, type ControlRequest } from "./protocol.ts";
-import type { CommandCall, Dispatch } from "./server.ts";
+import { ControlError, ControlErrorCode, errorReply, type CommandCall, type ControlReply, type ControlRequest, type Dispatch } from "./protocol.ts";
 
 export interface ArgSpec {
   readonly name: string;

@@ -30,6 +30,15 @@ export interface ControlProgress {
 }
 
 /** Error codes a reply may carry. */
+/** What a running command may do besides returning its result. */
+export interface CommandCall {
+  /** Send a progress line before the reply. */
+  progress(value: unknown): void;
+}
+
+/** Runs one request; returns the reply to send (never throws: errors become error replies). */
+export type Dispatch = (request: ControlRequest, call: CommandCall) => Promise<ControlReply>;
+
 export const ControlErrorCode = {
   BadJson: "bad_json",
   BadRequest: "bad_request",

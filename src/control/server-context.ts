@@ -12,7 +12,7 @@ import type { Endpoint } from "../endpoint/endpoint.ts";
 import type { ClusterService } from "../cluster/index.ts";
 import type { Supervisor } from "../runtime/supervisor.ts";
 import type { Logger } from "../log.ts";
-import { setLevel } from "../runtime/logging.ts";
+import { setLoggerLevel } from "../log.ts";
 import { notFound } from "./builtin-commands.ts";
 import type { ConnectionInfo, ControlContext, EndpointInfo, PushInfo, RoomInfo, RoomsInfo } from "./context.ts";
 
@@ -79,7 +79,7 @@ export function serverContext(server: ControlledServer, options: ServerContextOp
     services: () => server.services.states(),
     restartService: (name) => server.services.restart(name),
     ...(options.apps === undefined ? {} : roomCommands(options.apps)),
-    setLogLevel: options.setLogLevel ?? ((level) => setLevel(server.log, level)),
+    setLogLevel: options.setLogLevel ?? ((level) => setLoggerLevel(server.log, level)),
     logLevel: () => server.logLevel,
     stop: options.stop,
   };

@@ -21,19 +21,13 @@ import { withTimeout } from "../runtime/timers.ts";
 import type { Service } from "../runtime/service.ts";
 import {
   ControlErrorCode, encodeLine, errorReply, isReply, parseRequest,
-  type ControlReply, type ControlRequest,
+  type CommandCall, type ControlReply, type ControlRequest, type Dispatch,
 } from "./protocol.ts";
 
+// The command side's types live with the protocol (the command table, below server.ts, needs them; this socket is above it).
+export type { CommandCall, Dispatch } from "./protocol.ts";
+
 export const DEFAULT_CONTROL_SOCKET = "switchboard.sock";
-
-/** What a running command may do besides returning its result. */
-export interface CommandCall {
-  /** Send a progress line before the reply. */
-  progress(value: unknown): void;
-}
-
-/** Runs one request; returns the reply to send (never throws: errors become error replies). */
-export type Dispatch = (request: ControlRequest, call: CommandCall) => Promise<ControlReply>;
 
 export interface ControlServerOptions {
   path?: string;

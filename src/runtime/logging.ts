@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import { pino, type Logger, type DestinationStream } from "pino";
 import type { PinoPretty } from "pino-pretty";
-import { OptionError } from "../errors.ts";
+import { checkLogLevel, setLoggerLevel, type LogLevelName } from "../log.ts";
 
 /**
  * pino-pretty is loaded only when pretty output is chosen (`import "switchboard"` must not load
@@ -18,8 +18,6 @@ function loadPinoPretty(): typeof PinoPretty {
   return (createRequire(import.meta.url)("pino-pretty") as { PinoPretty: typeof PinoPretty }).PinoPretty;
 }
 
-export const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LevelName = (typeof LEVELS)[number];
 
 export interface LoggingConfig {
   /** From the config file (`logLevel`); wins over LOG_LEVEL. */
@@ -40,7 +38,7 @@ export interface LoggingConfig {
 export const MAX_HELD_LOG_LINES = 1000;
 
 export interface LoggingSettings {
-  readonly level: LevelName;
+  readonly level: LogLevelName;
   readonly file: string | undefined;
   readonly pretty: boolean;
 }
@@ -51,7 +49,7 @@ export function resolveLogging(
   env: NodeJS.ProcessEnv = process.env,
   stdoutIsTTY: boolean = process.stdout.isTTY === true,
 ): LoggingSettings {
-  const level = checkLevel(config.level ?? env.LOG_LEVEL ?? "info", config.level !== undefined ? "logLevel" : "LOG_LEVEL");
+  const level = checkLogLevel(config.level ?? env.LOG_LEVEL ?? "info", config.level !== undefined ? "logLevel" : "LOG_LEVEL");
   const rawFile = config.file ?? env.LOG_FILE;
   const file = rawFile === undefined || rawFile === "" || rawFile === "-" ? undefined : rawFile;
   const pretty = config.pretty ?? (file === undefined && stdoutIsTTY);
@@ -62,7 +60,7 @@ export interface RuntimeLogger {
   readonly logger: Logger;
   readonly settings: LoggingSettings;
   /** Change the level of the logger and every child. Throws OptionError on an unknown level. */
-  setLevel(level: string): LevelName;
+  setLevel(level: string): LogLevelName;
   /** Write the held lines (config `hold`) and stop holding. Safe to call twice. */
   release(): void;
   /** Forget the held lines and stop holding; returns them (for DEBUG output). */
@@ -87,7 +85,7 @@ export function createRuntimeLogger(
   }
   const gate = heldDestination(destination, config.hold === true && settings.file === undefined);
   const logger = pino({ level: settings.level, base: { pid: process.pid } }, gate.destination);
-  return { logger, settings, setLevel: (level) => setLevel(logger, level), release: gate.release, discard: gate.discard };
+  return { logger, settings, setLevel: (level) => setLoggerLevel(logger, level), release: gate.release, discard: gate.discard };
 }
 
 /** A destination that keeps lines (bounded) while `holding`, then passes everything through. */
@@ -118,16 +116,3 @@ function heldDestination(target: DestinationStream, holding: boolean): { destina
   };
 }
 
-export function setLevel(logger: Logger, level: string): LevelName {
-  const checked = checkLevel(level, "level");
-  logger.level = checked;
-  return checked;
-}
-
-export function checkLevel(level: string, option: string): LevelName {
-  const lower = String(level).toLowerCase();
-  if (!(LEVELS as readonly string[]).includes(lower)) {
-    throw new OptionError(option, `unknown log level ${JSON.stringify(level)}; use one of ${LEVELS.join(", ")}`);
-  }
-  return lower as LevelName;
-}

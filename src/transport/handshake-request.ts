@@ -7,7 +7,7 @@
  * should cost no more than ws's own.
  */
 import type { IncomingMessage } from "node:http";
-import type { HandshakeRequest } from "../endpoint/handshake.ts";
+import type { HandshakeRequest } from "./handshake.ts";
 import { clientAddress, type ProxyTrust } from "./forwarded.ts";
 
 class NodeHandshakeRequest implements HandshakeRequest {

@@ -23,7 +23,7 @@ import type { IncomingMessage } from "node:http";
 import { Writable, type Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
-import type { HandshakeDecision } from "../endpoint/handshake.ts";
+import type { HandshakeDecision } from "./handshake.ts";
 import type { PreparedMessage, TransportSocket, TransportSocketEvents } from "./socket.ts";
 
 export interface DeflateOptions {

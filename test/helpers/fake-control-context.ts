@@ -2,7 +2,7 @@
 import type { ClusterInfo, ControlContext, ConnectionInfo, EndpointInfo } from "../../src/control/context.ts";
 import { ControlError } from "../../src/control/protocol.ts";
 import type { ServiceState, ServiceStatus } from "../../src/runtime/supervisor.ts";
-import { checkLevel } from "../../src/runtime/logging.ts";
+import { checkLogLevel as checkLevel } from "../../src/log.ts";
 
 export class FakeContext implements ControlContext {
   readonly calls: string[] = [];

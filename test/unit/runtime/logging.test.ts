@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveLogging, createRuntimeLogger, setLevel } from "../../../src/runtime/logging.ts";
+import { resolveLogging, createRuntimeLogger } from "../../../src/runtime/logging.ts";
+import { setLoggerLevel as setLevel } from "../../../src/log.ts";
 import { createLogger } from "../../../src/log.ts";
 import { OptionError } from "../../../src/errors.ts";
 
@@ -36,7 +37,7 @@ test("LOG_FILE: JSON lines are written to the file", (t) => {
   assert.equal(line.conn, "echo-1");
 });
 
-test("setLevel changes the level of existing children too", () => {
+test("setLoggerLevel changes the level of existing children too", () => {
   const logger = createLogger({ level: "info" });
   const child = logger.child({ component: "x" });
   assert.equal(child.isLevelEnabled("debug"), false);
