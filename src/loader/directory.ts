@@ -41,23 +41,24 @@ export async function loadHandlerDirectory(server: Server, dir: string, options:
   const { files, problems } = scanDirectory(dir, kinds);
   const byKind = new Map(kinds.map((k) => [k.kind, k]));
 
-  const imported = await Promise.all(
-    files.map(async (f) => {
-      const kind = byKind.get(f.kind)!;
-      const result = await importDefault(f.file, kind);
-      if ("problem" in result) {
-        problems.push({ rel: f.rel, problem: result.problem });
-        return { ...f, kind, value: undefined };
-      }
-      try {
-        // User code (an endpoint factory) runs here: what it throws is this file's problem.
-        return { ...f, kind, value: kind.prepare === undefined ? result.value : kind.prepare(server, result.value, context) };
-      } catch (err) {
-        problems.push({ rel: f.rel, problem: (err as Error)?.message ?? String(err) });
-        return { ...f, kind, value: undefined };
-      }
-    }),
-  );
+  // Imports run concurrently; the factories then run in file order, so what one sees of
+  // another (an app a factory mounted) does not depend on which import finished first.
+  const results = await Promise.all(files.map((f) => importDefault(f.file, byKind.get(f.kind)!)));
+  const imported = files.map((f, i) => {
+    const kind = byKind.get(f.kind)!;
+    const result = results[i]!;
+    if ("problem" in result) {
+      problems.push({ rel: f.rel, problem: result.problem });
+      return { ...f, kind, value: undefined };
+    }
+    try {
+      // User code (an endpoint factory) runs here: what it throws is this file's problem.
+      return { ...f, kind, value: kind.prepare === undefined ? result.value : kind.prepare(server, result.value, context) };
+    } catch (err) {
+      problems.push({ rel: f.rel, problem: (err as Error)?.message ?? String(err) });
+      return { ...f, kind, value: undefined };
+    }
+  });
   if (problems.length > 0) throw new LoadError(dir, problems);
 
   for (const f of imported) {
