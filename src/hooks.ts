@@ -5,23 +5,28 @@
  * It lives at the root, not in src/endpoint, because the cluster layer (below the endpoint)
  * calls user code too (bus subscribers, status listeners).
  */
-export type HookErrorHandler = (err: Error) => void;
+export type HookErrorHandler<S = void> = (err: Error, subject: S) => void;
 
-export function runHook<A extends unknown[]>(
+/**
+ * `subject` (e.g. the connection) is handed to `onError` as its second argument: one handler can
+ * then serve every connection, instead of a closure made per connection to remember it.
+ */
+export function runHook<A extends unknown[], S = void>(
   hook: ((...args: A) => unknown) | undefined,
   args: A,
-  onError: HookErrorHandler,
+  onError: HookErrorHandler<S>,
+  subject?: S,
 ): void {
   if (hook === undefined) return;
   let result: unknown;
   try {
     result = hook(...args);
   } catch (err) {
-    onError(asError(err));
+    onError(asError(err), subject as S);
     return;
   }
   // Only async hooks pay for a promise handler; sync ones stay on the fast path.
-  if (isThenable(result)) result.then(undefined, (err: unknown) => onError(asError(err)));
+  if (isThenable(result)) result.then(undefined, (err: unknown) => onError(asError(err), subject as S));
 }
 
 export function asError(err: unknown): Error {

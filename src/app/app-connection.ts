@@ -1,6 +1,8 @@
 /**
  * The app layer's state for one endpoint connection: its user, rooms, calls in flight (each
  * with an AbortController) and bad-message budget. Tasks see it as an AppConnection.
+ * Most connections never join a room, run an async task or send a bad message: the sets and
+ * the budget for those are made on first use (about 550 bytes per idle connection otherwise).
  */
 import { encodePush } from "../protocol/codec.ts";
 import type { Request, RequestId } from "../protocol/messages.ts";
@@ -21,27 +23,63 @@ export interface InFlightCall {
   readonly controller: AbortController;
 }
 
+/** The bad-message limits of an app: one object shared by its connections. */
+export interface BudgetLimits {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** What `rooms` is for a connection in no room: one shared, empty and unchangeable set. */
+class NoRooms extends Set<string> {
+  // Set's constructor adds nothing when given no iterable, so only a later add() could change it.
+  override add(): never {
+    throw new TypeError("AppConnection.rooms is read-only (join with rooms.join / room.join)");
+  }
+}
+const NO_ROOMS: ReadonlySet<string> = new NoRooms();
+
 export class AppConn implements AppConnection {
-  readonly rooms = new Set<string>();
-  readonly budget: BadMessageBudget;
+  #rooms: Set<string> | undefined;
+  #budget: BadMessageBudget | undefined;
   /** Every call and send in flight: what `maxInFlightTasks` bounds. */
-  readonly #calls = new Set<InFlightCall>();
+  #calls: Set<InFlightCall> | undefined;
   /** The request ids among them (never more entries than #calls) for the reused-id check. */
-  readonly #callIds = new Set<RequestId>();
+  #callIds: Set<RequestId> | undefined;
 
   constructor(
     readonly raw: Connection<unknown>,
     readonly user: User,
     private readonly gate: PushGate,
-    budget: { max: number; windowMs: number },
+    private readonly budgetLimits: BudgetLimits,
     /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
     readonly streams = false,
-  ) {
-    this.budget = new BadMessageBudget(budget.max, budget.windowMs);
-  }
+  ) {}
 
   get id(): string {
     return this.raw.id;
+  }
+
+  /** The rooms this connection is in (changed only through addRoom / deleteRoom). */
+  get rooms(): ReadonlySet<string> {
+    return this.#rooms ?? NO_ROOMS;
+  }
+
+  /** @internal rooms.ts: the connection has joined `room`. */
+  addRoom(room: string): void {
+    (this.#rooms ??= new Set()).add(room);
+  }
+
+  /** @internal rooms.ts: the connection has left `room`. */
+  deleteRoom(room: string): void {
+    const rooms = this.#rooms;
+    if (rooms === undefined) return;
+    rooms.delete(room);
+    if (rooms.size === 0) this.#rooms = undefined;
+  }
+
+  /** The sliding window of recent bad messages, made at the first one. */
+  get budget(): BadMessageBudget {
+    return (this.#budget ??= new BadMessageBudget(this.budgetLimits.max, this.budgetLimits.windowMs));
   }
 
   /** The room joined first (at connect), if still joined. */
@@ -77,33 +115,34 @@ export class AppConn implements AppConnection {
 
   /** How many calls and sends are in flight. */
   get inFlight(): number {
-    return this.#calls.size;
+    return this.#calls === undefined ? 0 : this.#calls.size;
   }
 
   /** True while a call with this request id is in flight. */
   hasCallInFlight(id: RequestId): boolean {
-    return this.#callIds.size > 0 && this.#callIds.has(id);
+    return this.#callIds !== undefined && this.#callIds.size > 0 && this.#callIds.has(id);
   }
 
   track(request: Request, controller: AbortController): InFlightCall {
     const call: InFlightCall = { request, controller };
-    this.#calls.add(call);
-    if (request.id !== undefined) this.#callIds.add(request.id);
+    (this.#calls ??= new Set()).add(call);
+    if (request.id !== undefined) (this.#callIds ??= new Set()).add(request.id);
     return call;
   }
 
   /** Take one call out. True when it was still in: the caller then owns its one answer. */
   untrack(call: InFlightCall): boolean {
-    if (!this.#calls.delete(call)) return false;
-    if (call.request.id !== undefined) this.#callIds.delete(call.request.id);
+    if (this.#calls === undefined || !this.#calls.delete(call)) return false;
+    if (call.request.id !== undefined) this.#callIds?.delete(call.request.id);
     return true;
   }
 
   /** Take every call out (disconnect, stop): the caller owns their answers; later settles send nothing. */
   takeAll(): InFlightCall[] {
+    if (this.#calls === undefined) return [];
     const calls = [...this.#calls];
     this.#calls.clear();
-    this.#callIds.clear();
+    this.#callIds?.clear();
     return calls;
   }
 }

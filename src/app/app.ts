@@ -10,16 +10,17 @@ import { LIMITS, type LimitName } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { encodePush } from "../protocol/codec.ts";
 import { refusalCloseCode } from "../protocol/close-codes.ts";
-import { BuiltinPush, BuiltinTask, PROTOCOL_VERSION, STREAMS_PARAM, SUBPROTOCOL, type StreamPosition, type Welcome } from "../protocol/messages.ts";
+import { BuiltinTask, STREAMS_PARAM, SUBPROTOCOL, type StreamPosition } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { Endpoint } from "../endpoint/endpoint.ts";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
 import type { EndpointOptions } from "../options.ts";
 import type { PreparedMessage } from "../transport/socket.ts";
-import { AppConn } from "./app-connection.ts";
+import { AppConn, type BudgetLimits } from "./app-connection.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
 import { Rooms, isRoomName, type PendingRoomJoin } from "./rooms.ts";
 import { afterReply } from "./after-reply.ts";
+import { encodeWelcome } from "./welcome.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
 import { Router, type RouterStats, type TaskObserver, type WorkTracker } from "./router.ts";
@@ -105,6 +106,8 @@ export class App {
    */
   readonly #welcoming = new Map<AppConn, PreparedMessage[]>();
   readonly #maxHeldPushes: number;
+  /** maxBadMessages / badMessageWindowMs, one object for every connection of the app. */
+  readonly #budgetLimits: BudgetLimits;
   readonly #router: Router;
   readonly #gate: PushGate;
   readonly #log: Logger;
@@ -129,6 +132,7 @@ export class App {
     };
     this.#session = options.session ?? anonymousSession();
     this.#maxHeldPushes = cluster.limits.handoverMaxPushes;
+    this.#budgetLimits = { max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs };
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
     this.#cluster = new ClusterRooms(path, cluster, {
       all: (text) => void this.#fanout(this.#conns.values(), text),
@@ -204,11 +208,11 @@ export class App {
       protocols: [SUBPROTOCOL],
       // A client that offers only other subprotocols is refused by the app (4406), not with 400.
       protocolMismatch: "accept",
-      handshake: async (req) => {
-        const data = await this.#handshake(req);
-        // Browsers and ws fail an upgrade that offered subprotocols and got none back, and would
-        // never read the 4406: the refusal selects the client's first offer (and speaks nothing).
-        return data.refusal !== undefined && req.protocol === "" && req.protocols.length > 0 ? { data, protocol: req.protocols[0]! } : { data };
+      // Synchronous unless session() or the room policy is async: no promise, microtask or
+      // client-gone watch for an upgrade that can be decided at once (most of them).
+      handshake: (req) => {
+        const data = this.#handshake(req);
+        return data instanceof Promise ? data.then((settled) => handshakeResult(req, settled)) : handshakeResult(req, data);
       },
       open: (conn) => this.#open(conn),
       message: (conn, data, isBinary) => {
@@ -226,34 +230,68 @@ export class App {
     this.#cluster.onRoomPush((push, recipients) => this.rooms.deliverPush(push, recipients));
   }
 
-  /** Admit the upgrade, or refuse it with a code of the 44xx block (docs/protocol.md, "Refusals"). */
-  async #handshake(req: HandshakeRequest): Promise<AppData> {
+  /**
+   * Admit the upgrade, or refuse it with a code of the 44xx block (docs/protocol.md, "Refusals").
+   * Synchronous while session() and the room policy answer synchronously.
+   */
+  #handshake(req: HandshakeRequest): AppData | Promise<AppData> {
     try {
-      return await this.#admit(req);
+      const admitted = this.#admit(req);
+      return admitted instanceof Promise ? admitted.then(undefined, (err: unknown) => this.#refusedAtConnect(err)) : admitted;
     } catch (err) {
-      if (err instanceof HandshakeRejection) return refused(refusalCloseCode(err.status), err.reason);
-      // A bug of session() or the room policy, not the client's fault: 1011, which a client retries.
-      this.#log.error({ err: asError(err) }, "session or room policy threw at connect; the connection is refused with 1011");
-      return refused(refusalCloseCode(500), "internal error");
+      return this.#refusedAtConnect(err);
     }
   }
 
-  async #admit(req: HandshakeRequest): Promise<AppData> {
+  #refusedAtConnect(err: unknown): AppData {
+    if (err instanceof HandshakeRejection) return refused(refusalCloseCode(err.status), err.reason);
+    // A bug of session() or the room policy, not the client's fault: 1011, which a client retries.
+    this.#log.error({ err: asError(err) }, "session or room policy threw at connect; the connection is refused with 1011");
+    return refused(refusalCloseCode(500), "internal error");
+  }
+
+  /** Throws (or rejects with) the refusal. */
+  #admit(req: HandshakeRequest): AppData | Promise<AppData> {
     if (req.protocol === "" && req.protocols.length > 0) {
       throw reject(406, `subprotocol not supported; this server speaks ${SUBPROTOCOL}`);
     }
     const rooms = roomsAtConnect(req);
     if (rooms.some((room) => !isRoomName(room))) throw reject(400, "a room name is 1-256 characters");
     if (rooms.length > this.#limits.maxRoomsPerConnection) throw reject(400, "too many rooms");
-    const user = await this.#session(req);
+    const user = this.#session(req);
+    return isThenable(user) ? Promise.resolve(user).then((settled) => this.#admitUser(req, rooms, settled as User | HandshakeRejection)) : this.#admitUser(req, rooms, user);
+  }
+
+  #admitUser(req: HandshakeRequest, rooms: string[], user: User | HandshakeRejection): AppData | Promise<AppData> {
     if (user instanceof HandshakeRejection) throw user;
     if (typeof user !== "object" || user === null || typeof user.id !== "string" || typeof user.name !== "string") {
       throw new Error("session() must return { id: string, name: string, … } or a rejection");
     }
-    for (const room of rooms) {
-      if (!(await this.#roomAllowed(user, room, "connect"))) throw reject(403, `may not join room ${room.slice(0, 64)}`);
+    const data: AppData = { user, rooms, streams: hasQuery(req) && req.query.get(STREAMS_PARAM) === "1" };
+    const allowed = this.#connectRoomsAllowed(user, rooms, 0);
+    return allowed === undefined ? data : allowed.then(() => data);
+  }
+
+  /**
+   * The room policy for the `?room=` rooms, in order, from `from` on: returns once all are
+   * allowed, throws (or rejects with) the 403 of the first that is not. A policy that answers
+   * synchronously keeps the handshake synchronous.
+   */
+  #connectRoomsAllowed(user: User, rooms: string[], from: number): undefined | Promise<void> {
+    const policy = this.options.rooms ?? true;
+    if (typeof policy !== "function") return undefined; // true or false: the rooms of ?room= are allowed at connect
+    for (let i = from; i < rooms.length; i++) {
+      const room = rooms[i]!;
+      const answer = policy(user, room, "connect");
+      if (isThenable(answer)) {
+        return Promise.resolve(answer).then((settled) => {
+          if (settled !== true) throw forbiddenAtConnect(room);
+          return this.#connectRoomsAllowed(user, rooms, i + 1);
+        });
+      }
+      if (answer !== true) throw forbiddenAtConnect(room);
     }
-    return { user, rooms, streams: req.query.get(STREAMS_PARAM) === "1" };
+    return undefined;
   }
 
   #open(raw: Connection<AppData>): void {
@@ -265,15 +303,16 @@ export class App {
       raw.close(refusal.code, refusal.reason);
       return;
     }
-    const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, {
-      max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs,
-    }, raw.data.streams === true);
+    const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, this.#budgetLimits, raw.data.streams === true);
     this.#conns.set(conn.id, conn);
+    const rooms = raw.data.rooms;
+    // No `?room=` rooms: nothing to wait for, so the welcome goes out now (in the same write as
+    // the 101 where the transport can) and no push can come before it.
+    if (rooms.length === 0) return this.#welcome(raw, conn, NO_JOINS);
     this.#welcoming.set(conn, []);
     // The `?room=` rooms are joined BEFORE the welcome, and their live pushes start after it (the
     // same switch as a room.join reply): a push published once the client is welcomed reaches
     // it, and its welcome carries the position it recovers from. Joins never reject.
-    const rooms = raw.data.rooms;
     void Promise.all(rooms.map((room) => this.rooms.joinPending(conn, room))).then(
       (joins) => this.#welcome(raw, conn, joins),
       (err: unknown) => {
@@ -285,21 +324,21 @@ export class App {
   }
 
   /** The connect-time joins took effect: the welcome, THEN their live pushes, THEN the open hook. */
-  #welcome(raw: Connection<AppData>, conn: AppConn, joins: PendingRoomJoin[]): void {
+  #welcome(raw: Connection<AppData>, conn: AppConn, joins: readonly PendingRoomJoin[]): void {
     const rooms = raw.data.rooms;
-    const welcome: Welcome = { protocol: PROTOCOL_VERSION, connection: conn.id, user: conn.user, rooms };
     // fromEntries, not assignment: a room named "__proto__" stays an own key.
-    if (conn.streams) welcome.positions = Object.fromEntries(rooms.flatMap((room, i) => positionOf(room, joins[i]!)));
-    const held = this.#welcoming.get(conn) ?? [];
-    this.#welcoming.delete(conn);
+    const positions = conn.streams ? Object.fromEntries(rooms.flatMap((room, i) => positionOf(room, joins[i]!))) : undefined;
+    const held = this.#welcoming.get(conn) ?? NO_HELD;
+    if (held !== NO_HELD) this.#welcoming.delete(conn);
     // Gone meanwhile (#close ran: out of its rooms, close hook called): no welcome, no open hook.
     const live = this.#conns.get(conn.id) === conn && raw.isOpen;
     if (live) {
-      conn.reply(encodePush(BuiltinPush.Welcome, welcome));
+      conn.reply(encodeWelcome(conn.id, conn.user, rooms, positions));
       for (const prepared of held) conn.pushPrepared(prepared);
     }
     for (const join of joins) join.resume();
-    if (!live) return;
+    // No hook, no call: its arguments and error handler would be made per connection for nothing.
+    if (!live || this.options.open === undefined) return;
     runHook(this.options.open, [conn], (err) => {
       // Like an endpoint hook that fails: logged, and its connection closed with 1011.
       this.#log.error({ err, conn: conn.id }, "app open hook failed; closing its connection with 1011");
@@ -312,8 +351,9 @@ export class App {
     if (conn === undefined) return;
     if (conn.inFlight > 0) this.#router.abortAll(conn, new TaskAbort("disconnected", `the client disconnected (${code})`));
     this.#conns.delete(conn.id);
-    this.#welcoming.delete(conn);
-    this.rooms.leaveAll(conn);
+    if (this.#welcoming.size > 0) this.#welcoming.delete(conn);
+    if (conn.rooms.size > 0) this.rooms.leaveAll(conn);
+    if (this.options.close === undefined) return;
     runHook(this.options.close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "app close hook failed"));
   }
 
@@ -394,7 +434,7 @@ export class App {
 
 /** `?room=` (repeatable); else the path of the page the client came from (Referer), as Zephclient did. */
 function roomsAtConnect(req: HandshakeRequest): string[] {
-  const rooms = req.query.getAll("room");
+  const rooms = hasQuery(req) ? req.query.getAll("room") : NO_ROOMS;
   if (rooms.length > 0) return [...new Set(rooms)];
   const referer = req.headers.referer;
   if (typeof referer !== "string") return [];
@@ -403,6 +443,35 @@ function roomsAtConnect(req: HandshakeRequest): string[] {
   } catch {
     return []; // an unparsable Referer is ignored: no room
   }
+}
+
+const NO_ROOMS: readonly string[] = [];
+
+/** A URL without `?` has no parameters: its query (a URLSearchParams made on first read) is not needed. */
+function hasQuery(req: HandshakeRequest): boolean {
+  return req.url.includes("?");
+}
+
+/** The connect-time joins and held pushes of a connection with no `?room=` rooms (never written to). */
+const NO_JOINS: readonly PendingRoomJoin[] = [];
+const NO_HELD: readonly PreparedMessage[] = [];
+
+/**
+ * The handshake hook's answer. Browsers and ws fail an upgrade that offered subprotocols and
+ * got none back, and would never read the 4406: the refusal selects the client's first offer
+ * (and speaks nothing).
+ */
+function handshakeResult(req: HandshakeRequest, data: AppData): { data: AppData; protocol?: string } {
+  return data.refusal !== undefined && req.protocol === "" && req.protocols.length > 0 ? { data, protocol: req.protocols[0]! } : { data };
+}
+
+function forbiddenAtConnect(room: string): HandshakeRejection {
+  return reject(403, `may not join room ${room.slice(0, 64)}`);
+}
+
+/** A promise or any thenable (what `await` would wait for). Reads `then`: a getter of user code may throw. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 /** The handshake data of a refused connection: no user, no rooms; #open closes it with `code`. */

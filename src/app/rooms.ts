@@ -175,7 +175,7 @@ export class Rooms implements RoomsApi {
       let set = this.rooms.get(room);
       if (set === undefined) this.rooms.set(room, (set = new Set()));
       set.add(member);
-      member.rooms.add(room);
+      member.addRoom(room);
       this.names.set(key, room);
     }
     // Every join waits for the room's subscription (the engine's, sent by its first member): a
@@ -234,7 +234,7 @@ export class Rooms implements RoomsApi {
   private remove(member: AppConn, room: string): void {
     const set = this.rooms.get(room);
     if (set === undefined || !set.delete(member)) return;
-    member.rooms.delete(room);
+    member.deleteRoom(room);
     const key = this.engineRoom(room);
     this.engine.leave(key, member.id).catch((err: unknown) => this.log.warn({ err, room: room.slice(0, 64) }, "room engine leave failed"));
     // Members on other nodes hear it even when this node has none left.

@@ -28,7 +28,8 @@ export function anonymousSession(prefix = "anon"): Session {
   let n = 0;
   return () => {
     n += 1;
-    return { id: `${prefix}-${n}`, name: `${prefix}-${n}` };
+    const id = `${prefix}-${n}`; // one string for both fields
+    return { id, name: id };
   };
 }
 

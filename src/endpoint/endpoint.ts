@@ -6,7 +6,7 @@
 import type { Logger } from "../log.ts";
 import { HandshakeRejection, toCloseCode, toHttpStatus } from "../errors.ts";
 import type { EndpointOptions, ResolvedEndpointLimits } from "../options.ts";
-import type { PrepareMessage, TransportSocket } from "../transport/socket.ts";
+import type { PrepareMessage, TransportSocket, TransportSocketEvents } from "../transport/socket.ts";
 import { broadcastPrepared, type BroadcastOptions, type BroadcastResult } from "./broadcast.ts";
 import { Connection, type SendPolicy, type SlowConsumerPolicy } from "./connection.ts";
 import { chooseProtocol, type HandshakeDecision, type HandshakeRequest, type HandshakeResult } from "./handshake.ts";
@@ -66,6 +66,12 @@ export class Endpoint<D = Record<string, unknown>> {
   readonly #log: Logger;
   readonly #connections = new Map<string, Connection<D>>();
   readonly #policy: SendPolicy;
+  /** Shared by every connection: a hook that throws closes its connection with 1011. */
+  // Typed with Connection<unknown>, not <D>: D in a parameter here would make Endpoint<D> invariant.
+  readonly #onHookError = (err: Error, conn: Connection<unknown>): void => this.#hookError(conn as Connection<D>, err);
+  readonly #socketEvents: TransportSocketEvents<Connection<unknown>>;
+  /** When each connection opened, kept only while debug logging is on (the close line's durationMs). */
+  readonly #openedAt = new WeakMap<Connection<unknown>, number>();
   /**
    * Upgrades past the limits whose sockets are not open yet: they count against maxConnections.
    * Each is given back exactly once, by the one outcome it has: a refusal (#settle), the
@@ -97,6 +103,7 @@ export class Endpoint<D = Record<string, unknown>> {
       levels: context.levels,
       traceSend: (conn, bytes) => this.#log.trace({ conn: conn.id, bytes }, "message out"),
     };
+    this.#socketEvents = this.#makeSocketEvents();
   }
 
   /** The live connections, by id. */
@@ -188,38 +195,49 @@ export class Endpoint<D = Record<string, unknown>> {
     this.#counters.accepted++;
     const conn = new Connection<D>(this.#context.ids.next(this.idPrefix), this, decision.data as D, socket, this.#policy);
     this.#connections.set(conn.id, conn);
-    const onHookError = (err: Error) => this.#hookError(conn, err);
-    const { message, close, error } = this.#options;
+    if (this.#context.levels.debug) {
+      this.#openedAt.set(conn, Date.now());
+      this.#log.debug({ conn: conn.id, protocol: conn.protocol }, "connection open");
+    }
+    socket.listen(this.#socketEvents, conn as Connection<unknown>);
+    runHook(this.#options.open, [conn], this.#onHookError, conn as Connection<unknown>);
+    return conn;
+  }
+
+  /** The socket events of every connection of this endpoint (the connection comes first). */
+  #makeSocketEvents(): TransportSocketEvents<Connection<unknown>> {
+    const { message, close, error } = this.#options as EndpointOptions<unknown>;
     const counters = this.#counters;
     const levels = this.#context.levels;
-    const openedAt = Date.now();
-    if (levels.debug) this.#log.debug({ conn: conn.id, protocol: conn.protocol }, "connection open");
-    socket.listen({
-      message: (data, isBinary) => {
+    const onHookError = this.#onHookError;
+    return {
+      message: (conn, data, isBinary) => {
         conn.alive = true;
         counters.messagesIn++;
         counters.bytesIn += data.length;
         if (levels.trace) this.#log.trace({ conn: conn.id, bytes: data.length, binary: isBinary }, "message in");
-        runHook(message, [conn, data, isBinary], onHookError);
+        runHook(message, [conn, data, isBinary], onHookError, conn);
       },
-      close: (code, reason) => {
+      close: (conn, code, reason) => {
         this.#connections.delete(conn.id);
         this.#closesByCode[code] = (this.#closesByCode[code] ?? 0) + 1;
-        if (levels.debug) this.#log.debug({ conn: conn.id, code, reason, durationMs: Date.now() - openedAt }, "connection closed");
+        if (levels.debug) {
+          const openedAt = this.#openedAt.get(conn);
+          const durationMs = openedAt === undefined ? undefined : Date.now() - openedAt;
+          this.#log.debug({ conn: conn.id, code, reason, durationMs }, "connection closed");
+        }
         runHook(close, [conn, code, reason], (err) => this.#log.error({ err, conn: conn.id }, "close hook threw"));
         if (this.#connections.size === 0) this.#closed?.resolve();
       },
-      pong: () => {
+      pong: (conn) => {
         conn.alive = true;
       },
-      error: (err) => {
+      error: (conn, err) => {
         // ws reports protocol errors (bad UTF-8, oversize, bad frames) here, then closes with the RFC code.
         this.#log.debug({ err, conn: conn.id }, "connection error");
         runHook(error, [conn, err], (hookErr) => this.#log.error({ err: hookErr, conn: conn.id }, "error hook threw"));
       },
-    });
-    runHook(this.#options.open, [conn], onHookError);
-    return conn;
+    };
   }
 
   /** @internal Close every connection and resolve when all are gone (or immediately if none). */

@@ -92,6 +92,12 @@ export class HttpListener {
   readonly refusedByStatus: Record<number, number> = {};
   /** One handler for every socket's 'error' (a reset, a write to a closed peer): log, destroy. */
   readonly #onSocketError: (this: Socket, err: NodeJS.ErrnoException) => void;
+  /**
+   * One 'close' handler for every socket (`this` is the socket), taken off again when the socket
+   * becomes a WebSocket: a per-socket `once` closure would stay for the WebSocket's whole life
+   * (about 400 bytes per idle connection with the listener array it grows).
+   */
+  readonly #onSocketClose: (this: Socket) => void;
   #stopping = false;
 
   constructor(options: HttpListenerOptions) {
@@ -100,6 +106,10 @@ export class HttpListener {
     this.#onSocketError = function (this: Socket, err: NodeJS.ErrnoException): void {
       log.debug({ err: err.code ?? err.message, remote: this.remoteAddress }, "socket error: dropping connection");
       this.destroy();
+    };
+    const forget = (socket: Socket): void => this.#forgetDeadline(socket);
+    this.#onSocketClose = function (this: Socket): void {
+      forget(this);
     };
     if (options.tls === undefined) {
       this.#server = createServer({ maxHeaderSize: options.maxHeaderBytes });
@@ -197,7 +207,7 @@ export class HttpListener {
     const deadline = new HandshakeDeadline(socket, this.#options.handshakeTimeoutMs, this.#options.log);
     this.#deadlines.set(socket, deadline);
     deadline.arm();
-    socket.once("close", () => this.#forgetDeadline(socket));
+    socket.on("close", this.#onSocketClose);
   }
 
   /**
@@ -217,7 +227,7 @@ export class HttpListener {
       this.#deadlines.set(socket, fresh);
       fresh.arm();
     }
-    socket.once("close", () => this.#forgetDeadline(socket));
+    socket.on("close", this.#onSocketClose);
   }
 
   /** A TLS handshake failed: count it and drop the connection (there is no HTTP to answer in). */
@@ -231,6 +241,7 @@ export class HttpListener {
   #forgetDeadline(socket: Socket): void {
     this.#deadlines.get(socket)?.disarm();
     this.#deadlines.delete(socket);
+    socket.off("close", this.#onSocketClose);
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -253,6 +264,10 @@ export class HttpListener {
       pending = route.handleUpgrade(req, socket, head, () => {
         settle();
         this.#forgetDeadline(socket as Socket);
+        // A WebSocket now: ws has put its own 'error' handler on the socket (it stays, as a no-op
+        // after the first error, until the socket is destroyed), so ours comes off and the
+        // socket keeps no two-listener array for its whole life.
+        socket.off("error", this.#onSocketError);
       });
     } catch (err) {
       // A bug below us, not the peer's doing: log it and drop this socket, keep the server.

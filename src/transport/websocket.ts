@@ -2,13 +2,15 @@
  * The ONLY file that imports `ws`. It turns an HTTP upgrade into a TransportSocket and adds
  * what `ws` does not do for us on the hot path:
  *
- *  - per-tick corking: when a socket will get more than one message in this turn of the event
- *    loop, its TCP socket is corked and one nextTick uncorks it, so those messages leave in ONE
- *    writev system call instead of one call per message (where ws spends most of its time).
- *    "More than one" is known two ways: it is the socket's second send of the tick, or the
- *    message being handled is not the last of its read (more input follows in this tick, so
- *    more replies or broadcasts are likely). A lone message is written at once, uncorked: no
- *    wait behind a long broadcast loop, and the plain write path is cheaper than cork + writev;
+ *  - per-tick batching: when a socket will get more than one message in this turn of the event
+ *    loop, its frames are held (held-writes.ts) and one nextTick writes them as ONE buffer, so
+ *    those messages leave in one system call instead of one call per message (where ws spends
+ *    most of its time); a broadcast's sockets all get the same frames, joined once. A write ws
+ *    makes itself in that tick (compression, pong, close) goes into the stream corked for it,
+ *    after what is held. "More than one" is known two ways: it is the socket's second send of
+ *    the tick, or the message being handled is not the last of its read (more input follows in
+ *    this tick, so more replies or broadcasts are likely). A lone message is written at once:
+ *    no wait behind a long broadcast loop;
  *  - frame once, write many: `prepare()` builds the frame bytes once; `sendPrepared()` writes
  *    the same Buffer to each socket, falling back to ws.send() when ws has frames queued (a
  *    compression in progress) so that per-connection order is kept;
@@ -25,6 +27,34 @@ import type { Socket } from "node:net";
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from "ws";
 import type { HandshakeDecision } from "./handshake.ts";
 import type { PreparedMessage, TransportSocket, TransportSocketEvents } from "./socket.ts";
+import { HeldWrites, forgetJoinedFrames } from "./held-writes.ts";
+
+/**
+ * ws's WebSocket with a slot for the transport socket that routes its events: its listeners are
+ * four functions shared by every socket (`this` is the WebSocket), not four closures each.
+ */
+class RoutedWebSocket extends WebSocket {
+  transport: WsTransportSocket | undefined = undefined;
+
+  /**
+   * ws's events for this socket go straight to its transport socket: no listener is registered,
+   * so no listener table grows (about 100 bytes per idle connection). ws emits 'error' only to
+   * listeners, so without a transport socket it is handed on like any other event (and throws
+   * for want of one, as ws's would). Every ws event has at most two arguments.
+   */
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const socket = this.transport;
+    if (socket !== undefined) {
+      switch (event) {
+        case "message": socket.wsMessage(a as Buffer, b as boolean); return true;
+        case "close": socket.wsClose(a as number, b as Buffer); return true;
+        case "pong": socket.wsPong(); return true;
+        case "error": socket.wsError(a as Error); return true;
+      }
+    }
+    return arguments.length <= 1 ? super.emit(event) : arguments.length === 2 ? super.emit(event, a) : super.emit(event, a, b);
+  }
+}
 
 export interface DeflateOptions {
   /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
@@ -74,6 +104,7 @@ export class WebSocketAcceptor {
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
+      WebSocket: RoutedWebSocket,
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
       closeTimeout: options.closeTimeoutMs,
@@ -123,16 +154,24 @@ export class WebSocketAcceptor {
     };
     socket.once("close", onEarlyClose);
     this.#settling = undefined;
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.off("close", onEarlyClose);
-      const decision = decisions.get(req);
-      decisions.delete(req);
-      if (!decision?.ok) {
-        ws.terminate();
-        return;
-      }
-      accepted(new WsTransportSocket(ws, socket as Socket, this.#remoteAddress?.(req)), decision);
-    });
+    // Corked while an upgrade decided at once completes: the 101 and what the open hooks send
+    // in that call (an app's welcome) leave in one write, not one system call each. A refusal's
+    // end() uncorks by itself; an async decision completes after this returns, uncorked.
+    socket.cork();
+    try {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.off("close", onEarlyClose);
+        const decision = decisions.get(req);
+        decisions.delete(req);
+        if (!decision?.ok) {
+          ws.terminate();
+          return;
+        }
+        accepted(new WsTransportSocket(ws, socket as Socket, this.#remoteAddress?.(req)), decision);
+      });
+    } finally {
+      if (socket.writableCorked > 0) socket.uncork();
+    }
     const settling = this.#settling;
     this.#settling = undefined;
     return settling;
@@ -246,12 +285,16 @@ class WsTransportSocket implements TransportSocket {
   readonly #receiver: WsReceiver | undefined;
   /** permessage-deflate negotiated: sends go through ws, which compresses them. */
   readonly #deflate: boolean;
-  #corked = false;
-  /** The tick (see `tick`) of this socket's last uncorked write. */
+  /** This socket's writes held until the end of the tick (see held-writes.ts); made on the first one. */
+  #held: HeldWrites | undefined;
+  /** The tick (see `tick`) of this socket's last write not held. */
   #sentInTick = -1;
 
   /** Set when the client's address is not the TCP peer's (behind a trusted proxy). */
   readonly #address: string | undefined;
+  /** Set by listen(): where this socket's events go, and the first argument they get. */
+  #events: TransportSocketEvents<unknown> | undefined;
+  #context: unknown;
 
   constructor(ws: WebSocket, raw: Socket, address?: string) {
     this.#ws = ws;
@@ -280,7 +323,8 @@ class WsTransportSocket implements TransportSocket {
   get bufferedAmount(): number {
     // What ws's getter computes, read without its checks: this runs before every send.
     const sender = this.#sender;
-    return sender === undefined ? this.#ws.bufferedAmount : this.#raw.writableLength + sender._bufferedBytes;
+    // Held frames count too, so slow-consumer limits see them as they saw corked bytes.
+    return sender === undefined ? this.#ws.bufferedAmount : this.#raw.writableLength + sender._bufferedBytes + (this.#held?.bytes ?? 0);
   }
 
   get isOpen(): boolean {
@@ -290,23 +334,32 @@ class WsTransportSocket implements TransportSocket {
   send(data: string | Buffer, isBinary: boolean): void {
     const ws = this.#ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    this.#corkForTick();
+    const hold = this.#holdForTick();
     if (!this.#canWriteDirectly()) {
+      // ws writes this one itself: with more due in this tick, into the stream corked for it.
+      if (hold) this.#corkStreamForTick();
       ws.send(data, isBinary ? BINARY : TEXT);
       return;
     }
     // Our own framing: for small messages one allocation and one stream write instead of ws's two.
     // UTF-16 length for strings: a cheap bound, close enough to choose between copy and two writes.
     if (data.length <= MERGE_LIMIT) {
-      this.#raw.write(encodeFrame(data, isBinary));
+      this.#write(encodeFrame(data, isBinary), hold);
     } else {
       const payload = typeof data === "string" ? Buffer.from(data) : data;
       const headerLength = payload.length < 65536 ? 4 : 10;
       const header = Buffer.allocUnsafe(headerLength);
       writeHeader(header, isBinary, payload.length, headerLength);
-      this.#raw.write(header);
-      this.#raw.write(payload);
+      this.#write(header, hold);
+      this.#write(payload, hold);
     }
+  }
+
+  /** Held until the end of the tick, or written now (see `#holdForTick`). */
+  #write(bytes: Buffer, hold: boolean): void {
+    const held = this.#held;
+    if (hold && held !== undefined && !held.corked) held.add(bytes);
+    else this.#raw.write(bytes);
   }
 
   /** No compression negotiated and nothing queued in ws: frames may go straight to the socket. */
@@ -327,8 +380,7 @@ class WsTransportSocket implements TransportSocket {
       this.send(message.data, message.isBinary);
       return;
     }
-    this.#corkForTick();
-    this.#raw.write(frame);
+    this.#write(frame, this.#holdForTick());
   }
 
   close(code: number, reason: string): void {
@@ -343,41 +395,84 @@ class WsTransportSocket implements TransportSocket {
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
   }
 
-  listen(events: TransportSocketEvents): void {
+  listen<C>(events: TransportSocketEvents<C>, context: C): void {
+    this.#events = events as TransportSocketEvents<unknown>;
+    this.#context = context;
     const ws = this.#ws;
-    const receiver = this.#receiver;
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      // ws emits every message of one read synchronously; bytes left mean more are coming now.
-      inputPending = receiver !== undefined && receiver._bufferedBytes > 0;
-      try {
-        events.message(data, isBinary);
-      } finally {
-        inputPending = false;
-      }
-    });
-    ws.on("close", (code: number, reason: Buffer) => events.close(code, reason.toString()));
-    ws.on("pong", () => events.pong());
-    ws.on("error", (err: Error) => events.error(err));
+    if (ws instanceof RoutedWebSocket) {
+      ws.transport = this; // its emit() routes to us from now on
+      return;
+    }
+    // Not made by our WebSocketServer (never expected): plain listeners do the same.
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.wsMessage(data, isBinary));
+    ws.on("close", (code: number, reason: Buffer) => this.wsClose(code, reason));
+    ws.on("pong", () => this.wsPong());
+    ws.on("error", (err: Error) => this.wsError(err));
   }
 
-  /** Before a write: cork when more writes to this socket are due in this tick (see the file comment). */
-  #corkForTick(): void {
-    if (this.#corked) return;
+  /** @internal ws's 'message' (through RoutedWebSocket.emit). */
+  wsMessage(data: Buffer, isBinary: boolean): void {
+    const receiver = this.#receiver;
+    // ws emits every message of one read synchronously; bytes left mean more are coming now.
+    inputPending = receiver !== undefined && receiver._bufferedBytes > 0;
+    try {
+      this.#events!.message(this.#context, data, isBinary);
+    } finally {
+      inputPending = false;
+    }
+  }
+
+  /** @internal ws's 'close'. */
+  wsClose(code: number, reason: Buffer): void {
+    this.#events!.close(this.#context, code, reason.toString());
+  }
+
+  /** @internal ws's 'pong'. */
+  wsPong(): void {
+    this.#events!.pong(this.#context);
+  }
+
+  /** @internal ws's 'error'. */
+  wsError(err: Error): void {
+    this.#events!.error(this.#context, err);
+  }
+
+  /** Before a write: true to hold it, when more writes to this socket are due in this tick (see the file comment). */
+  #holdForTick(): boolean {
+    const held = this.#held;
+    if (held !== undefined && held.listed) return true;
     if (!inputPending && this.#sentInTick !== tick) {
       this.#sentInTick = tick; // a lone message so far: write it now
       endTickSoon();
-      return;
+      return false;
     }
-    this.#corked = true;
-    this.#raw.cork();
-    corkedThisTick.push(this);
+    // Corked by its owner (the upgrade that is completing, with its 101): a write joins that
+    // batch already, and holding it would send it after the uncork, in a write of its own.
+    if (this.#raw.writableCorked > 0) return false;
+    (this.#held ??= new HeldWrites(this.#raw)).listed = true;
+    heldThisTick.push(this);
     endTickSoon();
+    return true;
   }
 
-  /** @internal called once per tick for every socket corked in it. */
-  uncorkNow(): void {
-    this.#corked = false;
-    this.#raw.uncork();
+  /** A write through ws joins this tick's: what is held goes into the stream, corked until the tick ends. */
+  #corkStreamForTick(): void {
+    const held = this.#held!;
+    if (held.corked) return;
+    held.corked = true;
+    this.#raw.cork();
+    held.release();
+  }
+
+  /** @internal called once per tick for every socket that held writes in it. */
+  endOfTick(): void {
+    const held = this.#held!;
+    held.listed = false;
+    held.release();
+    if (held.corked) {
+      held.corked = false;
+      this.#raw.uncork();
+    }
   }
 }
 
@@ -405,10 +500,10 @@ let tick = 0;
 let tickEnding = false;
 
 /**
- * The sockets corked in this tick. One nextTick callback uncorks them all, so a broadcast to
- * 10,000 sockets schedules one callback, not 10,000.
+ * The sockets that held writes in this tick. One nextTick callback writes them all, so a
+ * broadcast to 10,000 sockets schedules one callback, not 10,000.
  */
-let corkedThisTick: WsTransportSocket[] = [];
+let heldThisTick: WsTransportSocket[] = [];
 
 function endTickSoon(): void {
   if (tickEnding) return;
@@ -419,9 +514,10 @@ function endTickSoon(): void {
 function endTick(): void {
   tickEnding = false;
   tick++;
-  const sockets = corkedThisTick;
-  corkedThisTick = []; // a socket corked while we flush gets the next tick's callback
-  for (const socket of sockets) socket.uncorkNow();
+  const sockets = heldThisTick;
+  heldThisTick = []; // a socket that holds a write while we flush gets the next tick's callback
+  for (const socket of sockets) socket.endOfTick();
+  forgetJoinedFrames();
 }
 
 function toWsDeflate(options: false | DeflateOptions): false | PerMessageDeflateOptions {
