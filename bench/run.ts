@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--scratch] [--only=a,b] [--phases=p,q] [--contenders=x,y] [--cpu-prof] [--workers=N] [--repeat=N]`
+// `npm run bench [-- --quick] [--scratch] [--only=a,b] [--phases=p,q] [--contenders=x,y] [--cpu-prof] [--workers=N] [--repeat=N] [--node-subscribers]`
 // Runs every scenario against every contender: server pinned to core 0, load generator
 // processes pinned to core 1; server CPU from /proc before/after each measured window.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -9,11 +9,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ChildProcess } from "node:child_process";
 import { CONTENDERS, ROOT, compileServers, contender, setProfiling, startServer, stopServer, type Contender } from "./lib/contenders.ts";
 import { startRedis } from "./lib/redis.ts";
-import { buildHandshaker } from "./lib/native.ts";
+import { buildHandshaker, buildSubscriber } from "./lib/native.ts";
 import { fromSparse, merge, newHist, percentile } from "./lib/hist.ts";
 import { startWorker, type Worker } from "./lib/pool.ts";
 import { canPin, canPrioritise } from "./lib/pin.ts";
 import { treeCpuMicros, treeRssBytes } from "./lib/proc.ts";
+import { cpuSplit, splitPerUnit, workerConnections } from "./lib/server-split.ts";
 import { finish, svg, table, type PhaseResult, type Row } from "./lib/report.ts";
 import { scenarios, type Phase, type Scenario } from "./lib/scenarios.ts";
 
@@ -41,6 +42,8 @@ const scratch = args.includes("--scratch");
 const only = opt("only")?.split(",");
 const onlyPhases = opt("phases")?.split(",");
 const phasesOf = (sc: Scenario): Phase[] => sc.phases.filter((p) => !onlyPhases || onlyPhases.includes(p.id));
+/** Whether a run measures this scenario: named in --only by its id or its group, or (no --only) not opt-in. */
+const selected = (sc: Scenario): boolean => (only ? only.includes(sc.id) || (sc.group !== undefined && only.includes(sc.group)) : !sc.optIn);
 const onlyContenders = opt("contenders")?.split(",");
 const nWorkers = Number(opt("workers") ?? 2);
 const repeat = Math.max(1, Math.min(10, Number(opt("repeat") ?? 1)));
@@ -54,7 +57,11 @@ const RESULTS = join(ROOT, "bench", "results");
 const live = new Set<ChildProcess>();
 
 /** One contender's processes: its server node(s) and, for the cluster, redis-server. */
-interface Deployment { procs: ChildProcess[]; pids: number[]; ports: number[] }
+interface Deployment {
+  procs: ChildProcess[]; pids: number[]; ports: number[];
+  /** `switchboard serve`'s control socket (the workers contenders): `status` shows each worker's connections. */
+  control?: string;
+}
 const workers: Worker[] = [];
 /**
  * The latency probe: one more load-generator process holding a few subscribers spread through
@@ -66,6 +73,11 @@ const workers: Worker[] = [];
 let probe: Worker | null = null;
 /** The C handshake load generator, when it could be built (see bench/lib/native.ts). */
 let handshaker: string | null = null;
+/** The C fan-out subscribers, when built; `--node-subscribers` keeps the Node ones (as before 2026-12-02). */
+let subscriber: string | null = null;
+const nodeSubscribers = args.includes("--node-subscribers");
+/** Fan-out scenarios (all their phases fan-out) read with the C subscribers; their publisher and the probe stay in Node. */
+const isFanout = (sc: Scenario): boolean => sc.phases.every((p) => p.mode === "fanout-max" || p.mode === "fanout-rate");
 /** One probe subscriber per this many connections of a fixed-rate fan-out scenario. */
 const PROBE_EVERY = 50;
 
@@ -105,10 +117,12 @@ async function measure(server: Deployment, name: string, ph: Phase): Promise<Row
   await sleep(WARMUP_MS);
   await everyone((w) => w.call({ t: "mark" }));
   const cpu0 = cpuOf(server);
+  const split0 = cpuSplit(server.pids, contender(name).redis === true);
   const t0 = performance.now();
   await sleep(WINDOW_MS);
   const reps = await everyone((w) => w.call<Report>({ t: "report" }));
   const cpu1 = cpuOf(server);
+  const split1 = cpuSplit(server.pids, contender(name).redis === true);
   const wallMs = performance.now() - t0;
   const hist = newHist();
   for (const r of reps) merge(hist, fromSparse(r.hist));
@@ -117,7 +131,7 @@ async function measure(server: Deployment, name: string, ph: Phase): Promise<Row
   const latency = fromProbe ? fromSparse(probeReport.hist) : hist;
   const units = reps.reduce((a, r) => a + r.count, 0);
   const srv = cpu1 - cpu0;
-  return {
+  const row: Row = {
     contender: name, units, unitsPerSec: units / (wallMs / 1000), cost: units ? srv / units : null,
     p50: percentile(latency, 0.5), p99: percentile(latency, 0.99),
     ...(fromProbe ? { latencyFrom: `probe (${probeReport.count} deliveries)`, p50All: percentile(hist, 0.5), p99All: percentile(hist, 0.99) } : {}),
@@ -126,6 +140,9 @@ async function measure(server: Deployment, name: string, ph: Phase): Promise<Row
     errors: reps.reduce((a, r) => a + r.errors, 0),
     perWorker: reps.map((r) => r.count),
   };
+  // Issue 18 (JSON only): server µs per unit by process role, and each server worker's connections.
+  const workersConns = serverWorkers.get(server);
+  return Object.assign(row, { cpuSplit: splitPerUnit(split0, split1, units), ...(workersConns ? { serverWorkers: workersConns } : {}) });
 }
 
 /**
@@ -133,10 +150,11 @@ async function measure(server: Deployment, name: string, ph: Phase): Promise<Row
  * round connects its share on the load generators, then one probe subscriber, so the probes
  * sit evenly through the connection order (which is the send order of every contender's loop).
  */
-async function connectAll(server: Deployment, spec: Spec, n: number, probes = 0): Promise<number> {
+async function connectAll(server: Deployment, spec: Spec, n: number, probes = 0, native?: string): Promise<number> {
   type Res = { connected: number; failures: string[] };
   const connect = (w: Worker, i: number, count: number) => w.call<Res>({
     t: "connect", host: "127.0.0.1", port: server.ports[i % server.ports.length]!, path: spec.path, steps: spec.steps, count, srcAddrs: SRC_ADDRS,
+    ...(native && w !== probe ? { native } : {}),
   }, 300_000);
   const probing = probe !== null && probes > 0;
   const rounds = probing ? probes : 1;
@@ -179,6 +197,8 @@ async function runContender(sc: Scenario, name: string, results: Map<string, Pha
 
 type Spec = ReturnType<ReturnType<typeof contender>["client"]>;
 const connectedFor = new WeakMap<Deployment, number>();
+/** Connections per worker of a `switchboard serve` deployment, from its status once all are connected. */
+const serverWorkers = new WeakMap<Deployment, number[]>();
 
 /** Starts redis-server when needed, then the contender's node(s); every process joins `live` at once. */
 async function deploy(c: Contender): Promise<Deployment> {
@@ -195,6 +215,7 @@ async function deploy(c: Contender): Promise<Deployment> {
       const s = await startServer(c, await freePort(), { ...env, ...c.env, NODE_INDEX: String(i) });
       add(s.proc);
       d.ports.push(s.port);
+      if (s.control !== undefined) d.control = s.control;
     }
   } catch (err) {
     for (const p of d.procs) { await stopServer(p); live.delete(p); }
@@ -219,7 +240,12 @@ async function runPhase(sc: Scenario, ph: Phase, server: Deployment, spec: Spec,
   }
   if (!connectedFor.has(server)) {
     const probes = sc.phases.some((p) => p.mode === "fanout-rate") ? Math.max(10, Math.round(sc.conns / PROBE_EVERY)) : 0;
-    connectedFor.set(server, await connectAll(server, spec, sc.conns, probes));
+    connectedFor.set(server, await connectAll(server, spec, sc.conns, probes, isFanout(sc) ? subscriber ?? undefined : undefined));
+    if (server.control !== undefined) {
+      const conns = await workerConnections(server.control);
+      serverWorkers.set(server, conns);
+      progress(`    connections per server worker (switchboard status): ${conns.join(" / ")}`);
+    }
   }
   if (ph.mode === "echo") await all((w) => w.call({ t: "echo", parts: spec.parts, window: ph.window ?? 8 }));
   else {
@@ -265,16 +291,21 @@ async function main(): Promise<void> {
   compileServers();
   for (let i = 0; i < nWorkers; i++) workers.push(startWorker());
   probe = startWorker({ probe: true });
-  if (!only || only.includes("handshakes")) {
+  if (!only || only.includes("handshakes") || only.includes("app-handshakes")) {
     const built = buildHandshaker();
     handshaker = "path" in built ? built.path : null;
     if ("missing" in built) progress(`handshakes: the Node client will be the load generator, and likely the limit: ${built.missing}`);
+  }
+  if (!nodeSubscribers && [...scenarios(quick), ...metricsScenarios()].some((sc) => selected(sc) && isFanout(sc) && phasesOf(sc).length > 0)) {
+    const built = buildSubscriber();
+    subscriber = "path" in built ? built.path : null;
+    if ("missing" in built) progress(`fan-out: the Node subscribers will read, and may throttle the server: ${built.missing}`);
   }
   if (!canPrioritise()) progress("latency probe runs at normal priority (nice -n -20 needs root or CAP_SYS_NICE): fixed-rate latencies include load-generator queueing");
   const results = new Map<string, PhaseResult>();
   const order: PhaseResult[] = [];
   for (const sc of [...scenarios(quick), ...metricsScenarios()]) {
-    if (only ? !only.includes(sc.id) : sc.optIn) continue;
+    if (!selected(sc)) continue;
     const phases = phasesOf(sc);
     if (phases.length === 0) continue;
     for (const ph of phases) {

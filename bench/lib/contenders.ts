@@ -1,9 +1,9 @@
 // The contenders: how to start each server, whether it can run here, and how the load
 // generator speaks to it (path, post-open steps, the pre-built message per scenario kind).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TS_PLACEHOLDER, type FramePart } from "./frames.ts";
 import { pinned } from "./pin.ts";
@@ -33,6 +33,11 @@ export interface Contender {
   redis?: boolean;
   /** Extra environment for each server process (a variant of a server file, e.g. history off). */
   env?: Record<string, string>;
+  /**
+   * The cores the server may use: default core 0 (the load generators have core 1); "all" for
+   * a server with a worker per core (`serve --workers 2`), which then shares core 1 with them.
+   */
+  cores?: "all";
 }
 
 /**
@@ -41,17 +46,41 @@ export interface Contender {
  * closure a property dictionary (about 250 bytes) and a call through a wrapper — a cost of the
  * dev loader, not of any contender.
  */
-const BUILD = join(ROOT, "bench", ".build", "bench", "servers");
+const OUT = join(ROOT, "bench", ".build", "out");
+const BUILD = join(OUT, "bench", "servers");
 const nodeCmd = (file: string, prof: boolean): string[] => [
   process.execPath, ...(prof ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench", "results", "prof")] : []),
   join(BUILD, file.replace(/\.ts$/, ".js")),
 ];
 
-/** Compile src/ and bench/servers/ with tsc into bench/.build (tsconfig.bench.json). */
+/**
+ * Compile src/ and bench/servers/ with tsc into bench/.build/out (tsconfig.bench.json), laid out
+ * as the package's dist/ is, so the CLI runs from it too (`switchboard serve`, contenders
+ * switchboard-app-w*): the files of src/ that are not TypeScript (the pages) are copied beside
+ * the JavaScript, and bench/.build/package.json stands where the CLI looks for the package's
+ * (three folders above src/cli/main.js: its version, and "type": "module").
+ */
 export function compileServers(): void {
   const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
   const result = spawnSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.bench.json")], { cwd: ROOT, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`compiling the bench servers failed:\n${result.stdout}${result.stderr}`);
+  const src = join(ROOT, "src");
+  for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.endsWith(".ts")) continue;
+    const from = join(entry.parentPath, entry.name);
+    const to = join(OUT, relative(ROOT, from));
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+  }
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+  writeFileSync(join(ROOT, "bench", ".build", "package.json"), JSON.stringify({ name: "switchboard-bench-build", private: true, type: "module", version: pkg.version }) + "\n");
+  // Until 2026-12-02 the build was bench/.build/{bench,src,client}: those paths lead to the current build, so nothing run from them is stale.
+  for (const name of ["bench", "src", "client"]) {
+    const legacy = join(ROOT, "bench", ".build", name);
+    if (lstatSync(legacy, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+    rmSync(legacy, { recursive: true, force: true });
+    symlinkSync(join("out", name), legacy);
+  }
 }
 
 /** Raw WebSocket messages: text32/fan32 as a 32 B text frame, bin4k as a 4 KiB binary frame. */
@@ -132,6 +161,38 @@ export const CONTENDERS: Contender[] = [
   { ...appContender("switchboard-app-cluster-streams", {}, "&streams=1", true), nodes: 2, redis: true },
 ];
 
+/**
+ * Issue 18: the app as users run it with workers, `switchboard serve bench/servers/workers-app
+ * [--workers N]` (bench/servers/switchboard-serve.ts runs the CLI's main()). The folder's tasks
+ * are on its app at /app: the load generator's /echo is /app, its /fanout is /app?room=all.
+ * workers 1: one process (the CLI without a primary: `--workers 1` forks nothing), memory engine.
+ */
+function serveContender(name: string, workers: number, extra: Partial<Contender> = {}): Contender {
+  return {
+    ...nodeContender(name, "switchboard-serve.ts", (kind, path) => ({
+      ...rpcClient(kind, path, "fanout", [{ expect: '{"task":"switchboard.welcome"' }]),
+      path: path === "/fanout" ? "/app?room=all" : "/app",
+    }), () =>
+      !existsSync(join(ROOT, "src", "cli", "workers.ts")) ? "not available yet: serve --workers (src/cli/workers.ts) is not on this branch"
+        : extra.redis === true && !hasRedis() ? "redis-server not found: apt-get install -y redis-server" : null),
+    env: { WORKERS: String(workers) },
+    ...extra,
+  };
+}
+CONTENDERS.push(
+  serveContender("switchboard-app-w1", 1),
+  // Two workers, both cores (the load generators share core 1 with one of them): throughput.
+  serveContender("switchboard-app-w2", 2, { cores: "all" }),
+  // Two workers on core 0 alone, as the one-process contenders run: cost per unit with the
+  // server's core saturated and the load generators on a core of their own.
+  serveContender("switchboard-app-w2-core0", 2),
+  // Three workers on the two cores: with -w2, how the hub's and the workers' cost per push grow with N (the model's slopes).
+  serveContender("switchboard-app-w3", 3, { cores: "all" }),
+  // Two workers sharing rooms through Redis (cluster.redis) instead of the primary; the private
+  // redis-server is pinned to core 0 like every redis contender's, its CPU counted as server CPU.
+  serveContender("switchboard-app-w2-redis", 2, { cores: "all", redis: true }),
+);
+
 /** bench/servers/switchboard-app.ts, optionally with env (HISTORY_MAX_COUNT) and URL options. */
 function appContender(name: string, env: Record<string, string> = {}, query = "", redis = false): Contender {
   return {
@@ -151,11 +212,12 @@ export function contender(name: string): Contender {
   return c;
 }
 
-export interface RunningServer { proc: ChildProcess; pid: number; port: number }
+/** `control`: the UNIX control socket, when the server prints "CONTROL <path>" before READY (`switchboard serve`). */
+export interface RunningServer { proc: ChildProcess; pid: number; port: number; control?: string }
 
-/** Starts a contender pinned to core 0 with PORT in env; resolves on its "READY <port>" line. */
+/** Starts a contender pinned to core 0 (or its `cores`) with PORT in env; resolves on its "READY <port>" line. */
 export function startServer(c: Contender, port: number, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunningServer> {
-  const [cmd, ...args] = pinned(0, c.command());
+  const [cmd, ...args] = pinned(c.cores ?? 0, c.command());
   const proc = spawn(cmd!, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -164,7 +226,8 @@ export function startServer(c: Contender, port: number, env: Record<string, stri
     proc.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
-      if (m) { clearTimeout(timer); proc.stdout!.resume(); resolve({ proc, pid: proc.pid!, port: Number(m[1]) }); }
+      const control = /CONTROL (\S+)/.exec(out)?.[1];
+      if (m) { clearTimeout(timer); proc.stdout!.resume(); resolve({ proc, pid: proc.pid!, port: Number(m[1]), ...(control === undefined ? {} : { control }) }); }
     });
   });
 }

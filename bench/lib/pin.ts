@@ -1,4 +1,4 @@
-// CPU pinning: server on core 0, load generator on core 1, when taskset and 2+ cores exist.
+// CPU pinning: server on core 0 (or every core, for workers), load generator on core 1, when taskset and 2+ cores exist.
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 
@@ -10,9 +10,10 @@ export function canPin(): boolean {
   return cached;
 }
 
-/** The command prefixed with `taskset -c CORE` when pinning is possible. */
-export function pinned(core: number, cmd: string[]): string[] {
-  return canPin() ? ["taskset", "-c", String(core), ...cmd] : cmd;
+/** The command prefixed with `taskset -c CORE` when pinning is possible ("all": every core, for a server with a worker per core). */
+export function pinned(core: number | "all", cmd: string[]): string[] {
+  if (!canPin()) return cmd;
+  return ["taskset", "-c", core === "all" ? `0-${availableParallelism() - 1}` : String(core), ...cmd];
 }
 
 let niceCached: boolean | undefined;

@@ -32,11 +32,15 @@ export interface Scenario {
   phases: Phase[];
   /** Runs only when named in --only (not part of the issue-10 suite a plain run measures). */
   optIn?: boolean;
+  /** Also selected by this name in --only (one name for several scenarios, e.g. "workers"). */
+  group?: string;
   /** Set when the scenario cannot run yet; printed as one line. */
   unavailable?: () => string | null;
 }
 
 const RAW = ["ws-naive", "socketio", "bun", "switchboard"];
+/** Issue 18: one process (library), the CLI as one process, two workers over IPC, two over Redis. */
+const WORKERS = ["switchboard-app", "switchboard-app-w1", "switchboard-app-w2", "switchboard-app-w2-redis"];
 
 export function scenarios(quick: boolean): Scenario[] {
   const big = quick ? 2000 : 10_000;
@@ -60,9 +64,17 @@ export function scenarios(quick: boolean): Scenario[] {
     { id: "idle-memory", contenders: RAW, kind: "text32", path: "/echo", conns: big, phases: [
       { id: "idle-memory", title: `Idle memory per connection, ${bigLabel} connections (RSS delta / n)`, unit: "conn", mode: "idle",
         baseline: "ws-naive", target: { vs: "ws-naive", max: 1.20, metric: "mem" } }] },
+    // Issue 18: the app layer's idle cost (a connection counts once its welcome has arrived).
+    { id: "app-idle-memory", contenders: ["ws-naive", "switchboard-app"], kind: "text32", path: "/echo", conns: big, phases: [
+      { id: "app-idle-memory", title: `App layer: idle memory per connection, ${bigLabel} connections (RSS delta / n)`, unit: "conn", mode: "idle",
+        baseline: "ws-naive", target: { vs: "ws-naive", of: "switchboard-app", max: 1.05, metric: "mem" } }] },
     { id: "handshakes", contenders: RAW, kind: "text32", path: "/echo", conns: 0, phases: [
       { id: "handshakes", title: "Handshakes (connect + upgrade + close), 2 x 16 concurrent", unit: "handshake", mode: "handshake",
         baseline: "ws-naive", target: { vs: "ws-naive", max: 1.10, metric: "cpu" } }] },
+    // Issue 18: the app layer's handshake (its client waits for the switchboard.welcome push) vs raw `ws`.
+    { id: "app-handshakes", contenders: ["ws-naive", "switchboard-app"], kind: "text32", path: "/echo", conns: 0, phases: [
+      { id: "app-handshakes", title: "App layer: handshakes (connect + upgrade + welcome + close), 2 x 16 concurrent", unit: "handshake", mode: "handshake",
+        baseline: "ws-naive", target: { vs: "ws-naive", of: "switchboard-app", max: 1.10, metric: "cpu" } }] },
     { id: "app-rpc", contenders: ["ws-rpc", "socketio", "switchboard-app"], kind: "rpc", path: "/echo", conns: 100, phases: [
       { id: "app-rpc", title: "App layer: RPC echo (JSON request -> reply; Socket.IO: acknowledged emit), 100 x 8", unit: "request", mode: "echo", window: 8,
         baseline: "ws-rpc", target: { vs: "ws-rpc", max: 0.50, metric: "cpu" } }] },
@@ -80,5 +92,13 @@ export function scenarios(quick: boolean): Scenario[] {
     { id: "history-cluster", optIn: true, contenders: ["switchboard-app-cluster-nohist", "switchboard-app-cluster", "switchboard-app-cluster-streams"], kind: "room32", path: "/fanout", conns: 1000, phases: [
       { id: "history-cluster-1k", title: "Room push to 1k members over two nodes and Redis, history off (historyMaxCount 0) vs on (100), max rate (16 in flight)",
         unit: "delivery", mode: "fanout-max", window: 16, baseline: "switchboard-app-cluster-nohist" }] },
+    // Issue 18: `switchboard serve --workers N` at saturation, one process vs workers (IPC or
+    // Redis between them). Not in a default run: --only=workers (both scenarios).
+    { id: "workers-rpc", group: "workers", optIn: true, contenders: WORKERS, kind: "rpc", path: "/echo", conns: 100, phases: [
+      { id: "workers-rpc", title: "Workers: app RPC echo at saturation, 100 x 8 in flight, one process vs serve --workers", unit: "request", mode: "echo", window: 8,
+        baseline: "switchboard-app" }] },
+    { id: "workers-room", group: "workers", optIn: true, contenders: [...WORKERS.slice(0, 3), "switchboard-app-w2-core0", "switchboard-app-w3", ...WORKERS.slice(3)], kind: "room32", path: "/fanout", conns: 1000, phases: [
+      { id: "workers-room-1k", title: "Workers: room push to 1k members spread over the workers, max rate (16 in flight)", unit: "delivery", mode: "fanout-max", window: 16,
+        baseline: "switchboard-app", target: { vs: "switchboard-app", of: "switchboard-app-w2", max: 1.3, metric: "cpu" } }] },
   ];
 }

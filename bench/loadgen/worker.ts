@@ -5,14 +5,14 @@ import { spawn, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { createInterface } from "node:readline";
 import { buildBatch, nowMicros, readStamp, stamp, type FramePart } from "../lib/frames.ts";
-import { newHist, record, toSparse } from "../lib/hist.ts";
+import { fromSparse, merge, newHist, record, toSparse } from "../lib/hist.ts";
 import { connect, CLOSE_FRAME, type RawConn, type Step } from "../lib/wsclient.ts";
 
 type Batch = ReturnType<typeof buildBatch>;
 interface Conn extends RawConn { batch?: Batch; inflight: number; /** we closed it */ ours?: boolean }
 
 export type Cmd =
-  | { t: "connect"; host: string; port: number; path: string; steps: Step[]; count: number; srcAddrs: string[] }
+  | { t: "connect"; host: string; port: number; path: string; steps: Step[]; count: number; srcAddrs: string[]; native?: string }
   | { t: "echo"; parts: FramePart[]; window: number }
   | { t: "publish"; parts: FramePart[]; window?: number; rate?: number }
   | { t: "handshakes"; host: string; port: number; path: string; steps: Step[]; concurrency: number; srcAddrs: string[]; native?: string }
@@ -52,6 +52,12 @@ function send(c: Conn, k: number): void {
 }
 
 async function doConnect(cmd: Extract<Cmd, { t: "connect" }>): Promise<object> {
+  if (cmd.native && conns.length > 0) return connectNative(cmd, cmd.native, cmd.count);
+  if (cmd.native && cmd.count > 1) {
+    // The first connection stays here (it may be the publisher: conns[0]); the rest are C readers.
+    await doConnect({ ...cmd, native: undefined, count: 1 });
+    return connectNative(cmd, cmd.native, cmd.count - 1);
+  }
   const start = conns.length;
   const par = 50;
   let next = 0;
@@ -105,44 +111,96 @@ function doPublish(cmd: Extract<Cmd, { t: "publish" }>): object {
   return { conns: conns.length };
 }
 
-/**
- * The C handshaker, when the runner built one: it runs the handshake loop, this process only
- * relays mark and report to it (its stdin/stdout) and adds its CPU to the report.
- */
-let native: { proc: ChildProcessByStdio<Writable, Readable, null>; replies: Array<(line: string) => void> } | null = null;
+/** A C load generator (bench/loadgen/*.c) driven over its stdin/stdout, one JSON line per answer. */
+interface NativeProc { proc: ChildProcessByStdio<Writable, Readable, null>; replies: Array<{ resolve(line: string): void; reject(err: Error): void }> }
+interface NativeReport { count: number; errors: number; cpuMicros: number; hist: number[] }
 
-function startNative(cmd: Extract<Cmd, { t: "handshakes" }>, binary: string): Promise<object> {
-  const args = [cmd.host, String(cmd.port), cmd.path, String(cmd.concurrency), cmd.srcAddrs.join(",")];
-  for (const s of cmd.steps) {
-    if (s.send !== undefined) args.push(`S:${s.send}`);
-    if (s.expect !== undefined) args.push(`E:${s.expect}`);
-  }
+function spawnNative(binary: string, args: string[]): Promise<NativeProc> {
   const proc = spawn(binary, args, { stdio: ["pipe", "pipe", "inherit"] });
-  const replies: Array<(line: string) => void> = [];
-  native = { proc, replies };
+  const n: NativeProc = { proc, replies: [] };
+  // It may exit first (its 10-minute bound, a crash): a command written after is an EPIPE, said once here.
+  proc.stdin.on("error", (err) => process.stderr.write(`${binary}: stdin: ${err.message}\n`));
   return new Promise((resolve, reject) => {
     proc.once("error", reject);
+    proc.once("exit", (code) => {
+      const err = new Error(`${binary} exited (${code})`);
+      reject(err); // before READY; after it, this settles nothing
+      for (const r of n.replies.splice(0)) r.reject(err);
+    });
     createInterface({ input: proc.stdout }).on("line", (line) => {
-      if (line === "READY") resolve({ native: true });
-      else replies.shift()?.(line);
+      if (line === "READY") resolve(n);
+      else n.replies.shift()?.resolve(line);
     });
   });
 }
 
-function nativeReport(): Promise<{ count: number; errors: number; cpuMicros: number; hist: number[] }> {
-  const n = native!;
-  return new Promise((resolve) => {
-    n.replies.push((line) => resolve(JSON.parse(line)));
-    n.proc.stdin.write("report\n");
+/** Sends one command line; resolves with its JSON answer (the C programs answer in order). */
+function ask<T>(n: NativeProc, line: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (n.proc.exitCode !== null) { reject(new Error(`load generator exited (${n.proc.exitCode})`)); return; }
+    n.replies.push({ resolve: (answer) => resolve(JSON.parse(answer) as T), reject });
+    n.proc.stdin.write(`${line}\n`);
   });
 }
 
-function stopNative(): void {
-  if (!native) return;
-  native.proc.stdin.end("stop\n"); // it exits on "stop"; killed by PID if it has not by then
-  const proc = native.proc;
+function stepArgs(steps: Step[]): string[] {
+  const args: string[] = [];
+  for (const s of steps) {
+    if (s.send !== undefined) args.push(`S:${s.send}`);
+    if (s.expect !== undefined) args.push(`E:${s.expect}`);
+  }
+  return args;
+}
+
+function endNative(n: NativeProc | null): void {
+  if (!n) return;
+  n.proc.stdin.end("stop\n"); // it exits on "stop"; killed by PID if it has not by then
+  const proc = n.proc;
   setTimeout(() => { if (proc.exitCode === null) proc.kill("SIGKILL"); }, 2000).unref();
+}
+
+/**
+ * The C handshaker, when the runner built one: it runs the handshake loop, this process only
+ * relays mark and report to it and adds its CPU to the report.
+ */
+let native: NativeProc | null = null;
+
+async function startNative(cmd: Extract<Cmd, { t: "handshakes" }>, binary: string): Promise<object> {
+  native = await spawnNative(binary, [cmd.host, String(cmd.port), cmd.path, String(cmd.concurrency), cmd.srcAddrs.join(","), ...stepArgs(cmd.steps)]);
+  return { native: true };
+}
+
+function stopNative(): void {
+  endNative(native);
   native = null;
+}
+
+/**
+ * The C fan-out subscribers, when the runner built them: all connections of this process but
+ * its first (the one that may publish). They only read and count; mark and report are relayed,
+ * and their counts, latencies and CPU are added to this process's own.
+ */
+let subscriber: NativeProc | null = null;
+let subscriberConns = 0;
+
+async function connectNative(cmd: Extract<Cmd, { t: "connect" }>, binary: string, count: number): Promise<object> {
+  if (!subscriber) {
+    // Source addresses rotate from where this process's own connections left off.
+    const src = cmd.srcAddrs.map((_, i) => cmd.srcAddrs[(conns.length + i) % cmd.srcAddrs.length]!);
+    subscriber = await spawnNative(binary, [cmd.host, String(cmd.port), cmd.path, src.join(","), ...stepArgs(cmd.steps)]);
+  }
+  const res = await ask<{ connected: number; failures: number; failure: string }>(subscriber, `connect ${count}`);
+  subscriberConns = res.connected;
+  errors += res.failures;
+  return { connected: conns.length + subscriberConns, failures: res.failures > 0 ? [`${res.failures} failed: ${res.failure}`] : [] };
+}
+
+async function withSubscriber(own: NativeReport & { wallMs: number }): Promise<object> {
+  if (!subscriber) return own;
+  const n = await ask<NativeReport>(subscriber, "report");
+  const h = fromSparse(own.hist);
+  merge(h, fromSparse(n.hist));
+  return { ...own, count: own.count + n.count, errors: own.errors + n.errors, hist: toSparse(h), cpuMicros: own.cpuMicros + n.cpuMicros };
 }
 
 function doHandshakes(cmd: Extract<Cmd, { t: "handshakes" }>): object | Promise<object> {
@@ -189,21 +247,26 @@ async function handle(cmd: Cmd): Promise<object> {
     case "mark":
       count = 0; errors = 0; hist = newHist(); cpuMark = process.cpuUsage(); wallMark = Date.now();
       native?.proc.stdin.write("mark\n");
+      subscriber?.proc.stdin.write("mark\n");
       return {};
     case "report": {
       const cpu = process.cpuUsage(cpuMark);
       const own = { count, errors, hist: toSparse(hist), cpuMicros: cpu.user + cpu.system, wallMs: Date.now() - wallMark };
-      if (!native) return own;
-      const n = await nativeReport();
+      if (!native) return withSubscriber(own);
+      const n = await ask<NativeReport>(native, "report");
       return { ...own, count: n.count, errors: n.errors, hist: n.hist, cpuMicros: own.cpuMicros + n.cpuMicros };
     }
-    case "count": return { conns: conns.length };
+    case "count": return { conns: conns.length + subscriberConns };
     case "pause": pause(); return {};
     case "stop": {
       pause();
       const n = conns.length;
       for (const c of conns.splice(0)) { c.ours = true; c.sock.destroy(); }
-      return { closed: n };
+      endNative(subscriber); // its exit closes its sockets
+      const closed = n + subscriberConns;
+      subscriber = null;
+      subscriberConns = 0;
+      return { closed };
     }
     case "exit": setImmediate(() => process.exit(0)); return {};
   }
