@@ -163,7 +163,7 @@ async function start(config: ResolvedConfig, applied: ServeOptions, logger: Logg
   const lines = banner(server, config, loaded, ctx.cwd);
   if (watcher !== undefined) lines.splice(lines.length - 1, 0, `  watching ${shortPath(config.handlers, ctx.cwd)}: changed files are reloaded (--watch, for development)`);
   // A worker's banner is printed once, by the primary.
-  if (asWorker !== undefined) startWorkerControl({ server, shutdown: standalone.shutdown, banner: lines, apps: context.apps, releaseLogs: asWorker });
+  if (asWorker !== undefined) startWorkerControl({ server, shutdown: standalone.shutdown, banner: lines, apps: context.apps, releaseLogs: asWorker, dispatch: standalone.dispatch });
   else for (const line of lines) ctx.out(line);
   return { server, standalone, config, loaded, applied, ...(watcher === undefined ? {} : { watcher }) };
 }

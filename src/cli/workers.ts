@@ -18,6 +18,7 @@ import { ControlServer, DEFAULT_CONTROL_SOCKET, type Dispatch } from "../control
 import { ControlErrorCode, errorReply, type ControlReply } from "../control/protocol.ts";
 import { DEFAULT_STATUS_ROOMS, MAX_STATUS_ROOMS } from "../control/builtin-commands.ts";
 import { createWorkersPrimary, type WorkersStatus } from "../runtime/workers-primary.ts";
+import { forwardedScope, joinWorkerReplies, primaryHelp, workersCommandTable } from "../runtime/workers-commands.ts";
 import type { ServeContext } from "./serve.ts";
 
 export type { WorkerRow, WorkersStatus } from "../runtime/workers-primary.ts";
@@ -78,6 +79,7 @@ export async function serveWorkers(config: ResolvedConfig, applied: ServeOptions
     },
   });
 
+  const commands = workersCommandTable();
   const dispatch: Dispatch = async (request, call): Promise<ControlReply> => {
     const { id, command, args } = request;
     if (command === "status") {
@@ -103,13 +105,15 @@ export async function serveWorkers(config: ResolvedConfig, applied: ServeOptions
       }
     }
     if (command === "help") {
-      return { id, ok: true, result: { commands: [
-        { name: "status", usage: "status [ROOMS]", help: "every worker's status (pid, node, connections, rooms, tasks) and the totals" },
-        { name: "stop", usage: "stop", help: "stop every worker gracefully (1001 to their clients), then the primary; exit 0" },
-        { name: "reload", usage: "reload", help: "replace the workers one at a time: fork a new one, wait until it listens, stop the old one (1001)" },
-      ] } };
+      if (args.length > 1) return errorReply(id, ControlErrorCode.BadArgs, "too many arguments; usage: help [COMMAND]");
+      return primaryHelp(id, commands, args[0]);
     }
-    return errorReply(id, ControlErrorCode.UnknownCommand, `unknown command "${command}" for a --workers primary; known commands: help, reload, status, stop (other commands are not forwarded to the workers yet)`);
+    const on = forwardedScope(commands, command);
+    if (on === undefined) {
+      const known = ["help", "reload", "status", "stop", ...commands.list().map((c) => c.name).filter((n) => forwardedScope(commands, n) !== undefined)];
+      return errorReply(id, ControlErrorCode.UnknownCommand, `unknown command "${command}"; known commands: ${known.join(", ")}`);
+    }
+    return joinWorkerReplies(id, await primary.command(command, args, on), on);
   };
 
   let port: number;

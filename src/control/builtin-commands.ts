@@ -71,6 +71,8 @@ export function builtinCommands(table: () => CommandTable): CommandSpec[] {
     {
       name: "push",
       args: [{ name: "room" }, { name: "task" }, { name: "json" }, { name: "app", optional: true }],
+      // The push goes through the room engine, which carries it to every worker's members.
+      workers: "one-worker",
       help: "push ROOM TASK JSON [APP]: publish a protocol push (task, data) to a room of the app at APP (default /app), as rooms.publish() does: offsets, history and the cluster apply",
       async handler(ctx, args) {
         if (ctx.push === undefined) throw notFound("this server has no apps to push through");

@@ -25,6 +25,13 @@ export interface CommandSpec {
   readonly name: string;
   readonly args?: readonly ArgSpec[];
   readonly help: string;
+  /**
+   * Under `serve --workers` (each worker is a whole server): "every-worker" (the default) runs
+   * the command on every worker and gathers their answers, for what each worker holds (its
+   * connections, endpoints, services, log level); "one-worker" runs it on one, for what already
+   * reaches every worker through the cluster (a room push), which N runs would repeat N times.
+   */
+  readonly workers?: "every-worker" | "one-worker";
   handler(ctx: ControlContext, args: ArgValues, call: CommandCall): unknown;
 }
 

@@ -47,6 +47,8 @@ export const ControlErrorCode = {
   NotFound: "not_found",
   LineTooLong: "line_too_long",
   Busy: "busy",
+  /** No worker could run it (`serve --workers`: none running, or none answered in time). */
+  Unavailable: "unavailable",
   Internal: "internal",
 } as const;
 

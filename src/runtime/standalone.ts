@@ -8,6 +8,7 @@ import type { Server } from "../server.ts";
 import type { App } from "../app/app.ts";
 import { createCommandTable, type TlsReloadContext } from "../control/builtin-commands.ts";
 import type { CommandTable } from "../control/commands.ts";
+import type { Dispatch } from "../control/protocol.ts";
 import { ControlServer, controlService, DEFAULT_CONTROL_SOCKET, type ControlServerOptions } from "../control/server.ts";
 import { serverContext } from "../control/server-context.ts";
 import { acquireLock, DEFAULT_LOCK_FILE, type Lock } from "./lockfile.ts";
@@ -42,6 +43,8 @@ export interface Standalone {
   readonly shutdown: ShutdownHandle;
   /** Resolves with the exit code once stopped (exit() has been called with it by then). */
   readonly exited: Promise<number>;
+  /** The control commands against this server (what the control socket runs; a --workers worker runs what its primary forwards). */
+  readonly dispatch: Dispatch;
 }
 
 /** Start `server` as a process. Throws (lock held, control socket in use, start failed) with nothing left behind. */
@@ -67,18 +70,19 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
     },
   });
 
+  const commands = options.commands ?? createCommandTable();
+  const context: ReturnType<typeof serverContext> & TlsReloadContext = serverContext(server, {
+    stop: (progress) => stopFromControl(server, shutdown, progress),
+    ...(options.setLogLevel ? { setLogLevel: options.setLogLevel } : {}),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+    ...(options.rooms ? { rooms: options.rooms } : {}),
+    ...(options.apps ? { apps: options.apps } : {}),
+  });
+  context.reloadTls = () => server.reloadTls();
+  const dispatch = commands.dispatcher(context);
   let control: ControlServer | undefined;
   if (options.controlSocket !== false) {
-    const commands = options.commands ?? createCommandTable();
-    const context: ReturnType<typeof serverContext> & TlsReloadContext = serverContext(server, {
-      stop: (progress) => stopFromControl(server, shutdown, progress),
-      ...(options.setLogLevel ? { setLogLevel: options.setLogLevel } : {}),
-      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
-      ...(options.rooms ? { rooms: options.rooms } : {}),
-      ...(options.apps ? { apps: options.apps } : {}),
-    });
-    context.reloadTls = () => server.reloadTls();
-    control = new ControlServer({ ...options.control, path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch: commands.dispatcher(context), logger: log });
+    control = new ControlServer({ ...options.control, path: options.controlSocket ?? DEFAULT_CONTROL_SOCKET, dispatch, logger: log });
     server.service(CONTROL_SERVICE, controlService(control, CONTROL_SERVICE), "runtime");
   }
   try {
@@ -93,7 +97,7 @@ export async function runStandalone(server: Server, options: StandaloneOptions =
   server.services.on("fatal", () => void shutdown.trigger("critical service failed", ExitCode.Error));
   if (server.tlsCertificate !== undefined) reloadTlsOnHangup(server, options.process);
   log.info({ port: server.port, controlSocket: control?.path, lockFile: lock?.path }, "server ready");
-  return { lock, control, shutdown, exited };
+  return { lock, control, shutdown, exited, dispatch };
 }
 
 /**

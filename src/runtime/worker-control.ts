@@ -1,7 +1,7 @@
 /**
  * The worker's side of a workers primary (runtime/workers-primary.ts, under `serve --workers`
  * and runWorkers()): tell the primary once the server listens (its port and banner), answer
- * its `status` requests, and stop gracefully when the IPC channel to the primary goes away (the
+ * its `status` requests and the control commands it forwards, and stop gracefully when the IPC channel to the primary goes away (the
  * primary died): a worker never outlives its primary as an orphan holding the port.
  */
 import type { Server } from "../server.ts";
@@ -10,12 +10,15 @@ import { status, DEFAULT_STATUS_ROOMS, MAX_STATUS_ROOMS } from "../control/built
 import { serverContext } from "../control/server-context.ts";
 import type { ShutdownHandle, ShutdownSignal, SignalSource } from "./shutdown.ts";
 import { CTL_TAG, isCtlMessage, type CtlMessage } from "./worker-messages.ts";
+import type { Dispatch } from "../control/protocol.ts";
 
 export interface WorkerControlOptions {
   server: Server;
   shutdown: ShutdownHandle;
   banner: string[];
   apps?: () => ReadonlyMap<string, App>;
+  /** The worker's control commands (its command table's dispatcher): what the primary forwards (`op: "command"`). */
+  dispatch?: Dispatch;
   /** Write the held start-up log lines: called when the primary has printed the banner (so it comes first), or has gone. */
   releaseLogs?: () => void;
   /** Injected for tests: this process by default. */
@@ -31,6 +34,8 @@ export async function workerStatus(options: WorkerControlOptions, maxRooms: numb
   });
   return { ...(await status(ctx, maxRooms)), tasks: server.work.size };
 }
+
+const statusRooms = (arg: unknown): number => (typeof arg === "number" ? Math.min(MAX_STATUS_ROOMS, Math.max(0, arg)) : DEFAULT_STATUS_ROOMS);
 
 export function startWorkerControl(options: WorkerControlOptions): () => void {
   const proc = options.proc ?? process;
@@ -52,11 +57,19 @@ export function startWorkerControl(options: WorkerControlOptions): () => void {
       return;
     }
     if (message.kind !== "req") return;
-    const rooms = typeof message.args[0] === "number" ? Math.min(MAX_STATUS_ROOMS, Math.max(0, message.args[0])) : DEFAULT_STATUS_ROOMS;
-    workerStatus(options, rooms).then(
-      (value) => send({ sb: CTL_TAG, kind: "res", id: message.id, ok: true, value }),
-      (err: unknown) => send({ sb: CTL_TAG, kind: "res", id: message.id, ok: false, error: String((err as Error)?.message ?? err) }),
+    answer(message.id, message.op === "command" ? runCommand(message.args) : workerStatus(options, statusRooms(message.args[0])));
+  };
+  const answer = (id: number, value: Promise<unknown>): void => {
+    value.then(
+      (result) => send({ sb: CTL_TAG, kind: "res", id, ok: true, value: result }),
+      (err: unknown) => send({ sb: CTL_TAG, kind: "res", id, ok: false, error: String((err as Error)?.message ?? err) }),
     );
+  };
+  /** A forwarded control request: [command, ...args], answered with the ControlReply (progress lines are the primary's to write). */
+  const runCommand = async (args: unknown[]): Promise<unknown> => {
+    if (options.dispatch === undefined) throw new Error("this worker runs no control commands");
+    const [command, ...rest] = args;
+    return options.dispatch({ id: null, command: String(command), args: rest }, { progress: () => undefined });
   };
   const onDisconnect = (): void => {
     options.releaseLogs?.();

@@ -7,7 +7,7 @@
  *   worker → primary  { sb: "ctl", kind: "failed", name, error }   its start threw (runWorkers); it exits next
  *   primary → worker  { sb: "ctl", kind: "printed" }               the banner is out: write the held log lines
  *   primary → worker  { sb: "ctl", kind: "stop" }                  stop gracefully (rather than SIGTERM: see workers-primary.ts)
- *   primary → worker  { sb: "ctl", kind: "req", id, op: "status", args }
+ *   primary → worker  { sb: "ctl", kind: "req", id, op: "status" | "command", args }
  *   worker → primary  { sb: "ctl", kind: "res", id, ok, value | error }
  */
 export const CTL_TAG = "ctl";
@@ -15,7 +15,8 @@ export const CTL_TAG = "ctl";
 /** The environment marker that makes `switchboard serve` a worker (its slot, 0-based). */
 export const WORKER_INDEX_ENV = "SWITCHBOARD_WORKER_INDEX";
 
-export type WorkerOp = "status";
+/** "status": the worker's status row; "command": one control request, run by the worker's command table. */
+export type WorkerOp = "status" | "command";
 
 export type CtlMessage =
   | { sb: typeof CTL_TAG; kind: "ready"; port: number; banner: string[] }

@@ -31,10 +31,19 @@ import { childPort } from "../cluster/ipc-port.ts";
 import type { Logger } from "../log.ts";
 import { WorkerStartError } from "../errors.ts";
 import { DEFAULT_STATUS_ROOMS } from "../control/builtin-commands.ts";
+import type { ControlReply } from "../control/protocol.ts";
 import { aggregateStatus, type WorkerRow, type WorkersStatus } from "./workers-status.ts";
 import { CTL_TAG, isCtlMessage, WORKER_INDEX_ENV, type WorkerOp } from "./worker-messages.ts";
 
 export type { WorkerRow, WorkersStatus } from "./workers-status.ts";
+
+/** One worker's answer to a forwarded control command: its reply, or why there is none. */
+export interface WorkerCommandRow {
+  readonly index: number;
+  readonly pid: number | null;
+  readonly reply?: ControlReply;
+  readonly error?: string;
+}
 
 /** What `reload()` did: each slot's old and new PID. */
 export interface ReloadResult {
@@ -82,6 +91,11 @@ export interface WorkersPrimary {
   /** Start-up is over (the banner is out): workers write their held log lines, deaths are restarted. */
   supervise(): void;
   status(maxRooms?: number): Promise<WorkersStatus>;
+  /**
+   * Run one control command on the workers (each runs it with its own command table, within
+   * ipcRequestTimeoutMs): on every running worker, or on the first running one that answers.
+   */
+  command(name: string, args: readonly unknown[], on: "every-worker" | "one-worker"): Promise<WorkerCommandRow[]>;
   /** Replace the workers one at a time; rejects (old worker kept) when a replacement fails to start. */
   reload(progress?: (phase: string) => void): Promise<ReloadResult>;
   readonly reloading: boolean;
@@ -248,6 +262,25 @@ export function createWorkersPrimary(options: WorkersPrimaryOptions): WorkersPri
     return aggregateStatus(rows, started);
   };
 
+  const command = async (name: string, args: readonly unknown[], on: "every-worker" | "one-worker"): Promise<WorkerCommandRow[]> => {
+    const run = async (slot: Slot): Promise<WorkerCommandRow> => {
+      const row = { index: slot.index, pid: slot.worker?.process.pid ?? null };
+      try {
+        return { ...row, reply: (await ask(slot, "command", [name, ...args])) as ControlReply };
+      } catch (err) {
+        return { ...row, error: (err as Error).message };
+      }
+    };
+    if (on === "every-worker") return Promise.all(slots.map(run));
+    const tried: WorkerCommandRow[] = [];
+    for (const slot of slots) {
+      const row = await run(slot);
+      if (row.reply !== undefined) return [row];
+      tried.push(row); // not running, or gone meanwhile: the next one
+    }
+    return tried;
+  };
+
   /**
    * Ask one worker for its graceful stop. A running worker is asked over IPC, not with SIGTERM:
    * Ctrl+C in a terminal sends SIGINT to the whole process group, so the worker is stopping
@@ -381,6 +414,7 @@ export function createWorkersPrimary(options: WorkersPrimaryOptions): WorkersPri
       for (const slot of slots) slot.worker?.send({ sb: CTL_TAG, kind: "printed" }, undefined, () => undefined);
     },
     status,
+    command,
     reload,
     get reloading() {
       return reloading;

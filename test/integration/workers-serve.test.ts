@@ -354,3 +354,75 @@ test("serve --workers 2: Ctrl+C (SIGINT to the whole process group) stops gracef
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
   }
 });
+
+test("serve --workers 2: other control commands are forwarded: every worker runs log-level, connections and kick; one worker runs push (it reaches every member once); unknown commands and bad arguments are refused as by one server", async (t) => {
+  const root = makeTree(t, FILES, "sb-workers-commands-");
+  const socket = join(root, "ctl.sock");
+  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+    cwd: root,
+    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
+  });
+  const local: Client[] = [];
+  try {
+    const url = `ws://127.0.0.1:${cli.port}/app`;
+    for (let i = 0; i < 4; i++) {
+      const c = await ProtoClient.open(url);
+      local.push(c);
+      assert.equal((await c.call("room.join", { room: "news" })).error, undefined);
+    }
+    const byNode = new Set(local.map((c) => nodeOf(c.welcome.data.connection)));
+    assert.equal(byNode.size, 2, "the clients are on both workers");
+
+    type Row = { index: number; pid: number; ok: boolean; result?: unknown; error?: { code: string } };
+    // help: the primary's own commands, then the forwarded ones with where they run.
+    const help = await control(socket, "help");
+    assert.equal(help.ok, true);
+    const names = (help.result as Array<{ name: string; help: string }>).map((r) => r.name);
+    for (const name of ["status", "stop", "reload", "push", "log-level", "connections", "kick"]) assert.ok(names.includes(name), `help lists ${name}`);
+    assert.match((help.result as Array<{ name: string; help: string }>).find((r) => r.name === "push")!.help, /one worker/);
+
+    // log-level: every worker answers with its new level.
+    const level = await control(socket, "log-level", ["debug"]);
+    assert.equal(level.ok, true, JSON.stringify(level.error));
+    const levels = (level.result as { workers: Row[] }).workers;
+    assert.equal(levels.length, 2);
+    for (const row of levels) assert.equal(row.ok, true, JSON.stringify(row));
+
+    // connections: each worker lists its own; together they are every client.
+    const listed = await control(socket, "connections", ["/app"]);
+    assert.equal(listed.ok, true, JSON.stringify(listed.error));
+    const ids = (listed.result as { workers: Row[] }).workers.flatMap((row) => (row.result as Array<{ id: string }>).map((c) => c.id));
+    assert.deepEqual(ids.sort(), local.map((c) => c.welcome.data.connection).sort());
+
+    // push runs on one worker: the engine brings it to every member, once.
+    const pushed = await control(socket, "push", ["news", "flash", '{"n":1}']);
+    assert.equal(pushed.ok, true, JSON.stringify(pushed.error));
+    const marker = await control(socket, "push", ["news", "flash", '{"n":2}']);
+    assert.equal(marker.ok, true);
+    for (const c of local) {
+      await c.next((f) => f.task === "flash" && f.data?.n === 1);
+      await c.next((f) => f.task === "flash" && f.data?.n === 2);
+      assert.equal(c.frames.filter((f) => f.task === "flash" && f.data?.n === 1).length, 0, "no member gets the push twice");
+    }
+
+    // kick: only the worker holding the connection finds it; the reply is ok and says which.
+    const victim = local.pop()!;
+    const closed = victim.waitClosed(WAIT_MS);
+    const kicked = await control(socket, "kick", [victim.welcome.data.connection, "4000", "bye"]);
+    assert.equal(kicked.ok, true, JSON.stringify(kicked.error));
+    const rows = (kicked.result as { workers: Row[] }).workers;
+    assert.equal(rows.filter((r) => r.ok).length, 1, "one worker held it");
+    assert.deepEqual(await closed, { code: 4000, reason: "bye" });
+
+    // Refusals, as one server gives them.
+    const unknown = await control(socket, "nope");
+    assert.equal(unknown.ok, false);
+    assert.equal(unknown.error!.code, "unknown_command");
+    const bad = await control(socket, "push", ["news", "flash", "{not json"]);
+    assert.equal(bad.ok, false);
+    assert.equal(bad.error!.code, "bad_args");
+  } finally {
+    await Promise.all(local.map((c) => c.close()));
+    assert.equal(await cli.stop(), 0);
+  }
+});

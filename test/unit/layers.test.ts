@@ -15,7 +15,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
 const STANDALONE = [
   "cli/", "config/", "loader/", "control/server.ts",
   "runtime/standalone.ts", "runtime/lockfile.ts", "runtime/shutdown.ts", "runtime/logging.ts",
-  "runtime/workers-primary.ts", "runtime/workers-status.ts", "runtime/run-workers.ts", "runtime/worker-control.ts",
+  "runtime/workers-primary.ts", "runtime/workers-status.ts", "runtime/workers-commands.ts", "runtime/run-workers.ts", "runtime/worker-control.ts",
 ];
 const BELOW_SERVER_FORBIDDEN = ["server.ts", "ops/", "observe/", ...STANDALONE];
 
