@@ -64,7 +64,7 @@ export interface AppOptions {
 /** What the handshake stores on the endpoint connection. */
 export interface AppData {
   user: User;
-  rooms: string[];
+  rooms: readonly string[];
   /** `?streams=1`: room pushes with their stream position (docs/protocol.md, "Room streams"). */
   streams: boolean;
   /**
@@ -262,7 +262,7 @@ export class App {
     return isThenable(user) ? Promise.resolve(user).then((settled) => this.#admitUser(req, rooms, settled as User | HandshakeRejection)) : this.#admitUser(req, rooms, user);
   }
 
-  #admitUser(req: HandshakeRequest, rooms: string[], user: User | HandshakeRejection): AppData | Promise<AppData> {
+  #admitUser(req: HandshakeRequest, rooms: readonly string[], user: User | HandshakeRejection): AppData | Promise<AppData> {
     if (user instanceof HandshakeRejection) throw user;
     if (typeof user !== "object" || user === null || typeof user.id !== "string" || typeof user.name !== "string") {
       throw new Error("session() must return { id: string, name: string, … } or a rejection");
@@ -277,7 +277,7 @@ export class App {
    * allowed, throws (or rejects with) the 403 of the first that is not. A policy that answers
    * synchronously keeps the handshake synchronous.
    */
-  #connectRoomsAllowed(user: User, rooms: string[], from: number): undefined | Promise<void> {
+  #connectRoomsAllowed(user: User, rooms: readonly string[], from: number): undefined | Promise<void> {
     const policy = this.options.rooms ?? true;
     if (typeof policy !== "function") return undefined; // true or false: the rooms of ?room= are allowed at connect
     for (let i = from; i < rooms.length; i++) {
@@ -433,15 +433,16 @@ export class App {
 }
 
 /** `?room=` (repeatable); else the path of the page the client came from (Referer), as Zephclient did. */
-function roomsAtConnect(req: HandshakeRequest): string[] {
+function roomsAtConnect(req: HandshakeRequest): readonly string[] {
   const rooms = hasQuery(req) ? req.query.getAll("room") : NO_ROOMS;
   if (rooms.length > 0) return [...new Set(rooms)];
   const referer = req.headers.referer;
-  if (typeof referer !== "string") return [];
+  // No rooms: one shared empty list (it stays in the connection's data for its whole life).
+  if (typeof referer !== "string") return NO_ROOMS;
   try {
     return [new URL(referer).pathname];
   } catch {
-    return []; // an unparsable Referer is ignored: no room
+    return NO_ROOMS; // an unparsable Referer is ignored: no room
   }
 }
 
