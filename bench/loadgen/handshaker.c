@@ -11,30 +11,11 @@
 // A handshake counts, and its latency (connect -> upgraded and steps done) is recorded, when
 // it is usable; the close that follows is part of the loop. Exits after 10 minutes whatever
 // happens (every load loop is bounded).
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include "loadgen.h"
 
 #define MAX_CONNS 256
-#define MAX_STEPS 8
 #define BUF_SIZE 8192
 #define STUCK_US 5000000LL            // a connection with no progress for 5 s is an error
-#define HARD_DEADLINE_US 600000000LL  // 10 minutes
-// Latency histogram, as bench/lib/hist.ts: exact µs below 1 ms, 1 % log buckets above.
-#define LINEAR 1000
-#define HIST_SIZE (LINEAR + 1400)
 
 enum state { IDLE, CONNECTING, HEAD, STEPS, CLOSING };
 
@@ -47,45 +28,9 @@ struct conn {
   unsigned char buf[BUF_SIZE];
 };
 
-struct step { int is_send; unsigned char *frame; size_t frame_len; const char *text; size_t text_len; };
-
 static struct conn conns[MAX_CONNS];
-static struct step steps[MAX_STEPS];
-static int nsteps, concurrency, nsrc, next_src, epfd;
-static struct sockaddr_in server, srcs[32];
-static char request[1024];
-static size_t request_len;
+static int concurrency, next_src;
 static unsigned char close_frame[8];
-static double hist[HIST_SIZE];
-static long long count, errors;
-static struct rusage mark_usage;
-
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void record(int64_t us) {
-  double v = us < 0 ? 0 : (double)us;
-  int b = v < LINEAR ? (int)v : LINEAR + (int)floor(log(v / LINEAR) / log(1.01));
-  if (b >= HIST_SIZE) b = HIST_SIZE - 1;
-  hist[b] += 1;
-}
-
-/** A masked client frame (fixed key: any key is valid; the bytes are built once). */
-static unsigned char *masked(int opcode, const unsigned char *payload, size_t len, size_t *out_len) {
-  static const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
-  size_t hdr = len < 126 ? 2 : 4;
-  unsigned char *f = malloc(hdr + 4 + len);
-  f[0] = 0x80 | opcode;
-  if (len < 126) f[1] = 0x80 | len;
-  else { f[1] = 0x80 | 126; f[2] = len >> 8; f[3] = len & 0xff; }
-  memcpy(f + hdr, key, 4);
-  for (size_t i = 0; i < len; i++) f[hdr + 4 + i] = payload[i] ^ key[i & 3];
-  *out_len = hdr + 4 + len;
-  return f;
-}
 
 /** Closes the connection; the main loop starts its successor after this batch of events. */
 static void finish(struct conn *c, int failed) {
@@ -204,70 +149,11 @@ static void on_event(struct conn *c, uint32_t events) {
   }
 }
 
-static void report(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  long long cpu = (u.ru_utime.tv_sec - mark_usage.ru_utime.tv_sec) * 1000000LL + (u.ru_utime.tv_usec - mark_usage.ru_utime.tv_usec) +
-                  (u.ru_stime.tv_sec - mark_usage.ru_stime.tv_sec) * 1000000LL + (u.ru_stime.tv_usec - mark_usage.ru_stime.tv_usec);
-  printf("{\"count\":%lld,\"errors\":%lld,\"cpuMicros\":%lld,\"hist\":[", count, errors, cpu);
-  int first = 1;
-  for (int i = 0; i < HIST_SIZE; i++) {
-    if (hist[i] > 0) { printf("%s%d,%.0f", first ? "" : ",", i, hist[i]); first = 0; }
-  }
-  printf("]}\n");
-  fflush(stdout);
-}
-
-static void mark(void) {
-  count = errors = 0;
-  memset(hist, 0, sizeof hist);
-  getrusage(RUSAGE_SELF, &mark_usage);
-}
-
-/** Reads commands from stdin; returns 0 when told to stop (or stdin closed). */
-static int on_stdin(void) {
-  static char line[256];
-  static size_t len;
-  ssize_t n = read(0, line + len, sizeof line - 1 - len);
-  if (n <= 0) return 0;
-  len += n;
-  char *nl;
-  while ((nl = memchr(line, '\n', len))) {
-    *nl = 0;
-    if (strcmp(line, "mark") == 0) mark();
-    else if (strcmp(line, "report") == 0) report();
-    else if (strcmp(line, "stop") == 0) return 0;
-    size_t used = nl + 1 - line;
-    memmove(line, nl + 1, len - used);
-    len -= used;
-  }
-  if (len == sizeof line - 1) len = 0; // a line too long: dropped
-  return 1;
-}
-
 int main(int argc, char **argv) {
   if (argc < 6) { fprintf(stderr, "usage: %s HOST PORT PATH CONCURRENCY SRC[,SRC...] [S:text|E:prefix]...\n", argv[0]); return 2; }
-  memset(&server, 0, sizeof server);
-  server.sin_family = AF_INET;
-  server.sin_port = htons(atoi(argv[2]));
-  if (inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", argv[1]); return 2; }
   concurrency = atoi(argv[4]);
   if (concurrency < 1 || concurrency > MAX_CONNS) { fprintf(stderr, "concurrency 1..%d\n", MAX_CONNS); return 2; }
-  for (char *tok = strtok(argv[5], ","); tok && nsrc < 32; tok = strtok(NULL, ",")) {
-    srcs[nsrc].sin_family = AF_INET;
-    if (inet_pton(AF_INET, tok, &srcs[nsrc].sin_addr) == 1) nsrc++;
-  }
-  for (int i = 6; i < argc && nsteps < MAX_STEPS; i++) {
-    struct step *s = &steps[nsteps++];
-    s->is_send = argv[i][0] == 'S';
-    s->text = argv[i] + 2;
-    s->text_len = strlen(s->text);
-    if (s->is_send) s->frame = masked(1, (const unsigned char *)s->text, s->text_len, &s->frame_len);
-  }
-  request_len = snprintf(request, sizeof request,
-                         "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                         argv[3], argv[1], argv[2]);
+  if (!read_arguments(argc, argv, 5)) return 2;
   size_t cl;
   unsigned char code[2] = {0x03, 0xe8}; // 1000
   unsigned char *cf = masked(8, code, 2, &cl);
@@ -285,7 +171,7 @@ int main(int argc, char **argv) {
   for (;;) {
     int n = epoll_wait(epfd, events, MAX_CONNS + 1, 100);
     for (int i = 0; i < n; i++) {
-      if (events[i].data.ptr == NULL) { if (!on_stdin()) return 0; continue; }
+      if (events[i].data.ptr == NULL) { if (!read_commands(NULL)) return 0; continue; }
       struct conn *c = events[i].data.ptr;
       if (c->fd >= 0) on_event(c, events[i].events);
     }

@@ -16,35 +16,17 @@
 //   "stop" or EOF (the driving Node process went away): exit, which closes every socket.
 // Answers engine.io pings ("2" -> "3") and WebSocket pings. A connection the server closes
 // counts as an error. Exits after 10 minutes whatever happens, and when its parent dies.
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "loadgen.h"
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_CONNS 65536
-#define MAX_STEPS 8
 #define CONNECT_PARALLEL 64
 #define READ_BUF (256 * 1024)
 #define MAX_FRAME (1 << 20)           // a bigger server frame is an error (none is near this)
 #define HANDSHAKE_US 10000000LL       // upgrade + steps must be done within 10 s
-#define HARD_DEADLINE_US 600000000LL  // 10 minutes
 #define STAMP_SCAN 96                 // the "~" marker is looked for in a payload's first bytes
 #define STAMP_LEN 16                  // "~" + 15 digits
-#define LINEAR 1000                   // latency histogram as bench/lib/hist.ts
-#define HIST_SIZE (LINEAR + 1400)
 
 enum state { CONNECTING, HEAD, STEPS, OPEN, DEAD };
 
@@ -57,8 +39,6 @@ struct conn {
   size_t tail_len, tail_cap;
 };
 
-struct step { int is_send; unsigned char *frame; size_t frame_len; const char *text; size_t text_len; };
-
 static struct conn *conns;
 static int nconns;                 // slots used
 static int open_now;               // connections in OPEN
@@ -66,44 +46,9 @@ static int pending_target;         // connections of the current "connect N" sti
 static int in_flight;              // started, not yet OPEN or DEAD
 static long long connect_failures;
 static char first_failure[128];
-static struct step steps[MAX_STEPS];
-static int nsteps, nsrc, epfd;
-static struct sockaddr_in server, srcs[32];
-static char request[1024];
-static size_t request_len;
 static unsigned char pong_eio[8], *pong_frame;
 static size_t pong_eio_len;
 static unsigned char rbuf[READ_BUF + MAX_FRAME + 16];
-static double hist[HIST_SIZE];
-static long long count, errors;
-static struct rusage mark_usage;
-
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void record(int64_t us) {
-  double v = us < 0 ? 0 : (double)us;
-  int b = v < LINEAR ? (int)v : LINEAR + (int)floor(log(v / LINEAR) / log(1.01));
-  if (b >= HIST_SIZE) b = HIST_SIZE - 1;
-  hist[b] += 1;
-}
-
-/** A masked client frame (fixed key: any key is valid; the bytes are built once). */
-static unsigned char *masked(int opcode, const unsigned char *payload, size_t len, size_t *out_len) {
-  static const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
-  size_t hdr = len < 126 ? 2 : 4;
-  unsigned char *f = malloc(hdr + 4 + len);
-  f[0] = 0x80 | opcode;
-  if (len < 126) f[1] = 0x80 | len;
-  else { f[1] = 0x80 | 126; f[2] = len >> 8; f[3] = len & 0xff; }
-  memcpy(f + hdr, key, 4);
-  for (size_t i = 0; i < len; i++) f[hdr + 4 + i] = payload[i] ^ key[i & 3];
-  *out_len = hdr + 4 + len;
-  return f;
-}
 
 static void fail_connect(const char *why) {
   connect_failures++;
@@ -273,26 +218,6 @@ static void on_event(struct conn *c, uint32_t events) {
   }
 }
 
-static void report(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  long long cpu = (u.ru_utime.tv_sec - mark_usage.ru_utime.tv_sec) * 1000000LL + (u.ru_utime.tv_usec - mark_usage.ru_utime.tv_usec) +
-                  (u.ru_stime.tv_sec - mark_usage.ru_stime.tv_sec) * 1000000LL + (u.ru_stime.tv_usec - mark_usage.ru_stime.tv_usec);
-  printf("{\"count\":%lld,\"errors\":%lld,\"cpuMicros\":%lld,\"hist\":[", count, errors, cpu);
-  int first = 1;
-  for (int i = 0; i < HIST_SIZE; i++) {
-    if (hist[i] > 0) { printf("%s%d,%.0f", first ? "" : ",", i, hist[i]); first = 0; }
-  }
-  printf("]}\n");
-  fflush(stdout);
-}
-
-static void mark(void) {
-  count = errors = 0;
-  memset(hist, 0, sizeof hist);
-  getrusage(RUSAGE_SELF, &mark_usage);
-}
-
 static void connect_settled(void) {
   printf("{\"connected\":%d,\"failures\":%lld,\"failure\":\"%s\"}\n", open_now, connect_failures, first_failure);
   fflush(stdout);
@@ -300,29 +225,11 @@ static void connect_settled(void) {
   first_failure[0] = 0;
 }
 
-/** Reads commands from stdin; returns 0 when told to stop (or stdin closed). */
-static int on_stdin(void) {
-  static char line[256];
-  static size_t len;
-  ssize_t n = read(0, line + len, sizeof line - 1 - len);
-  if (n <= 0) return 0;
-  len += n;
-  char *nl;
-  while ((nl = memchr(line, '\n', len))) {
-    *nl = 0;
-    if (strncmp(line, "connect ", 8) == 0) {
-      pending_target = atoi(line + 8);
-      if (pending_target <= 0) { pending_target = 0; connect_settled(); }
-    }
-    else if (strcmp(line, "mark") == 0) mark();
-    else if (strcmp(line, "report") == 0) report();
-    else if (strcmp(line, "stop") == 0) return 0;
-    size_t used = nl + 1 - line;
-    memmove(line, nl + 1, len - used);
-    len -= used;
-  }
-  if (len == sizeof line - 1) len = 0; // a line too long: dropped
-  return 1;
+/** "connect N": open N more connections (the other commands are read_commands'). */
+static void on_command(const char *line) {
+  if (strncmp(line, "connect ", 8) != 0) return;
+  pending_target = atoi(line + 8);
+  if (pending_target <= 0) { pending_target = 0; connect_settled(); }
 }
 
 int main(int argc, char **argv) {
@@ -331,25 +238,7 @@ int main(int argc, char **argv) {
   if (getppid() == 1) return 0;
   struct rlimit fds;
   if (getrlimit(RLIMIT_NOFILE, &fds) == 0) { fds.rlim_cur = fds.rlim_max; setrlimit(RLIMIT_NOFILE, &fds); }
-  memset(&server, 0, sizeof server);
-  server.sin_family = AF_INET;
-  server.sin_port = htons(atoi(argv[2]));
-  if (inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", argv[1]); return 2; }
-  for (char *tok = strtok(argv[4], ","); tok && nsrc < 32; tok = strtok(NULL, ",")) {
-    srcs[nsrc].sin_family = AF_INET;
-    if (inet_pton(AF_INET, tok, &srcs[nsrc].sin_addr) == 1) nsrc++;
-  }
-  for (int i = 5; i < argc && nsteps < MAX_STEPS; i++) {
-    struct step *s = &steps[nsteps++];
-    s->is_send = argv[i][0] == 'S';
-    s->text = argv[i] + 2;
-    s->text_len = strlen(s->text);
-    if (s->is_send) s->frame = masked(1, (const unsigned char *)s->text, s->text_len, &s->frame_len);
-  }
-  request_len = snprintf(request, sizeof request,
-                         "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                         argv[3], argv[1], argv[2]);
+  if (!read_arguments(argc, argv, 4)) return 2;
   pong_frame = masked(1, (const unsigned char *)"3", 1, &pong_eio_len);
   memcpy(pong_eio, pong_frame, pong_eio_len);
   conns = calloc(MAX_CONNS, sizeof *conns);
@@ -367,7 +256,7 @@ int main(int argc, char **argv) {
   for (;;) {
     int n = epoll_wait(epfd, events, 1024, 100);
     for (int i = 0; i < n; i++) {
-      if (events[i].data.ptr == NULL) { if (!on_stdin()) return 0; continue; }
+      if (events[i].data.ptr == NULL) { if (!read_commands(on_command)) return 0; continue; }
       struct conn *c = events[i].data.ptr;
       if (c->state != DEAD) on_event(c, events[i].events);
     }
