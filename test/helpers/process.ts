@@ -56,3 +56,13 @@ export function startTsProcess(script: string, args: string[] = [], env: Record<
     },
   };
 }
+
+/** Whether a process with this PID exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: no such process
+  }
+}

@@ -18,6 +18,7 @@ import { eventually } from "../helpers/until.ts";
 import type { WorkersStatus } from "../../src/index.ts";
 import { runWorkers } from "../../src/index.ts";
 import { OptionError } from "../../src/errors.ts";
+import { alive } from "../helpers/process.ts";
 
 const FIXTURE = "test/fixtures/run-workers-node.ts";
 const WAIT_MS = 30_000;
@@ -32,14 +33,6 @@ after(async () => {
   await Promise.all(processes.map((p) => p.kill("SIGKILL")));
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: no such process
-  }
-}
 
 async function startPrimary(env: Record<string, string> = {}): Promise<{ primary: NodeProcess; port: number }> {
   const primary = new NodeProcess(FIXTURE, env);

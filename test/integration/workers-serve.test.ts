@@ -19,6 +19,7 @@ import { resolveConfig } from "../../src/config/resolve.ts";
 import { OptionError } from "../../src/errors.ts";
 import { spawn } from "node:child_process";
 import { BIN, startCli, type RunningCli } from "../helpers/cli.ts";
+import { alive } from "../helpers/process.ts";
 import { makeTree } from "../helpers/tree.ts";
 import { ProtoClient, type Frame } from "../helpers/app-client.ts";
 import { connect, type TestClient } from "../helpers/ws-client.ts";
@@ -74,13 +75,15 @@ function nodeOf(connectionId: string): string {
   return connectionId.slice(connectionId.indexOf("@") + 1);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: no such process
-  }
+/** `serve ROOT/handlers --workers 2 --port 0` with its control socket and lock file in ROOT. */
+async function serveTwoWorkers(root: string, env: Record<string, string> = {}): Promise<{ cli: RunningCli; socket: string; lockFile: string }> {
+  const socket = join(root, "ctl.sock");
+  const lockFile = join(root, "sb.lock");
+  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
+    cwd: root,
+    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: lockFile, ...env },
+  });
+  return { cli, socket, lockFile };
 }
 
 test("serve --workers 2: one port, clients on both workers, room pushes once everywhere, restart after SIGKILL, status totals, stop drains with 1001", async (t) => {
@@ -88,10 +91,7 @@ test("serve --workers 2: one port, clients on both workers, room pushes once eve
   const socket = join(root, "ctl.sock");
   let cli: RunningCli | undefined;
   try {
-    cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
-      cwd: root,
-      env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
-    });
+    ({ cli } = await serveTwoWorkers(root));
     assert.match(cli.banner, /workers: 2 processes on one port \(pids \d+, \d+\)/);
     assert.equal(cli.banner.match(/listening on/g)?.length, 1, "the banner is printed once");
     const url = `ws://127.0.0.1:${cli.port}/app`;
@@ -184,12 +184,7 @@ test("workers: an integer from 1 to 64 or auto (the machine's cores), from the f
 
 test("serve --workers 2: SIGTERM to the primary stops every worker (clients get 1001), exit 0, lock file and control socket gone", async (t) => {
   const root = makeTree(t, FILES, "sb-workers-term-");
-  const socket = join(root, "ctl.sock");
-  const lockFile = join(root, "sb.lock");
-  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
-    cwd: root,
-    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: lockFile },
-  });
+  const { cli, socket, lockFile } = await serveTwoWorkers(root);
   try {
     const pids = (await status(socket)).workers.map((w) => w.pid!);
     assert.equal(pids.length, 2);
@@ -209,11 +204,7 @@ test("serve --workers 2: SIGTERM to the primary stops every worker (clients get 
 
 test("serve --workers 2: command reload replaces the workers one at a time (new PIDs, the old ones' clients get 1001, new connections work after)", async (t) => {
   const root = makeTree(t, FILES, "sb-workers-reload-");
-  const socket = join(root, "ctl.sock");
-  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
-    cwd: root,
-    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
-  });
+  const { cli, socket } = await serveTwoWorkers(root);
   try {
     const url = `ws://127.0.0.1:${cli.port}/app`;
     const oldPids = (await status(socket)).workers.map((w) => w.pid!);
@@ -248,11 +239,7 @@ const ACROSS_FILES = {
 
 test("serve --workers 2: presence, app.broadcast and history across workers; a rolling reload loses nothing for clients that recover", async (t) => {
   const root = makeTree(t, ACROSS_FILES, "sb-workers-across-");
-  const socket = join(root, "ctl.sock");
-  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
-    cwd: root,
-    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock"), SWITCHBOARD_APP_PRESENCE: "true" },
-  });
+  const { cli, socket } = await serveTwoWorkers(root, { SWITCHBOARD_APP_PRESENCE: "true" });
   const plain: TestClient[] = [];
   try {
     const app = `ws://127.0.0.1:${cli.port}/app?streams=1`;
@@ -357,11 +344,7 @@ test("serve --workers 2: Ctrl+C (SIGINT to the whole process group) stops gracef
 
 test("serve --workers 2: other control commands are forwarded: every worker runs log-level, connections and kick; one worker runs push (it reaches every member once); unknown commands and bad arguments are refused as by one server", async (t) => {
   const root = makeTree(t, FILES, "sb-workers-commands-");
-  const socket = join(root, "ctl.sock");
-  const cli = await startCli(["serve", join(root, "handlers"), "--workers", "2", "--port", "0"], {
-    cwd: root,
-    env: { SWITCHBOARD_CONTROL_SOCKET: socket, SWITCHBOARD_LOCK_FILE: join(root, "sb.lock") },
-  });
+  const { cli, socket } = await serveTwoWorkers(root);
   const local: Client[] = [];
   try {
     const url = `ws://127.0.0.1:${cli.port}/app`;
