@@ -117,15 +117,31 @@ describe("a plain-JavaScript server run by node from the installed dist", () => 
   });
 });
 
-test("(d) npx switchboard serve <folder of .js handlers>: echo and the console page work; SIGTERM → exit 0", async (t) => {
+/** `npx switchboard serve handlers --port 0 ...extra`: the URL it serves, its lock file, the npx child. */
+async function serveThroughNpx(t: { after(fn: () => void): void }, extra: string[]): Promise<{ served: string; lockFile: string; cli: Child }> {
   const runtime = mkdtempSync(join(base, "serve-"));
   const lockFile = join(runtime, "switchboard.lock");
-  const cli = startChild("npx", ["switchboard", "serve", "handlers", "--port", "0"], {
+  const cli = startChild("npx", ["switchboard", "serve", "handlers", "--port", "0", ...extra], {
     cwd: project,
     env: userEnv({ SWITCHBOARD_LOCK_FILE: lockFile, SWITCHBOARD_CONTROL_SOCKET: join(runtime, "switchboard.sock"), LOG_LEVEL: "warn" }),
   });
   t.after(() => cli.kill("SIGKILL")); // a no-op when it exited as it should
   const served = (await cli.waitFor(/listening on (http:\/\/\S+)/, START_MS))[1]!;
+  return { served, lockFile, cli };
+}
+
+/**
+ * npx runs the bin under `sh -c`, which does not pass SIGTERM on: signal the server itself (the
+ * primary under --workers), whose PID its lock file holds, and see npx finish with its exit code.
+ */
+async function stopThroughLock(lockFile: string, cli: Child): Promise<number | null> {
+  const { pid } = JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number };
+  process.kill(pid, "SIGTERM");
+  return (await cli.finished).code;
+}
+
+test("(d) npx switchboard serve <folder of .js handlers>: echo and the console page work; SIGTERM → exit 0", async (t) => {
+  const { served, lockFile, cli } = await serveThroughNpx(t, []);
   const client = await connect(`${served.replace("http", "ws")}/echo`);
   client.send("through npx");
   assert.equal((await client.next()).text, "through npx");
@@ -133,13 +149,22 @@ test("(d) npx switchboard serve <folder of .js handlers>: echo and the console p
   assert.equal(consolePage.status, 200);
   assert.match(await consolePage.text(), /<html/i);
   const closed = client.waitClosed();
-  // npx runs the bin under `sh -c`, which does not pass SIGTERM on: signal the server itself,
-  // whose PID its lock file holds, and see npx finish with the server's exit code.
-  const { pid } = JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number };
-  process.kill(pid, "SIGTERM");
+  assert.equal(await stopThroughLock(lockFile, cli), 0, cli.output());
   assert.equal((await closed).code, 1001);
-  const { code } = await cli.finished;
-  assert.equal(code, 0, cli.output());
+});
+
+test("(g) npx switchboard serve --workers 2 from dist: one port, both workers echo, SIGTERM to the primary → 1001 and exit 0", async (t) => {
+  const { served, lockFile, cli } = await serveThroughNpx(t, ["--workers", "2"]);
+  assert.match(cli.output(), /workers: 2 processes on one port/);
+  // Round-robin hands consecutive connections to the two workers; each must echo.
+  const clients = [await connect(`${served.replace("http", "ws")}/echo`), await connect(`${served.replace("http", "ws")}/echo`)];
+  for (const [i, client] of clients.entries()) {
+    client.send(`worker ${i}`);
+    assert.equal((await client.next()).text, `worker ${i}`);
+  }
+  const closes = clients.map((c) => c.waitClosed());
+  assert.equal(await stopThroughLock(lockFile, cli), 0, cli.output());
+  for (const close of await Promise.all(closes)) assert.equal(close.code, 1001);
 });
 
 test("(f) from dist: metrics, the server API, the admin page with its assets; npx switchboard init writes its starter", async (t) => {
