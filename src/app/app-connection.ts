@@ -29,6 +29,26 @@ export interface BudgetLimits {
   readonly windowMs: number;
 }
 
+/**
+ * What the connections of one app share, one object for each value of `streams`: one pointer
+ * per connection, not a field for each part.
+ */
+export interface AppConnShared {
+  readonly gate: PushGate;
+  readonly budgetLimits: BudgetLimits;
+  /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
+  readonly streams: boolean;
+}
+
+/**
+ * The calls and sends in flight on one connection, made at its first async one. The set bounds
+ * `maxInFlightTasks`; the request ids among them (never more entries) serve the reused-id check.
+ */
+class InFlightCalls {
+  readonly calls = new Set<InFlightCall>();
+  readonly ids = new Set<RequestId>();
+}
+
 /** What `rooms` is for a connection in no room: one shared, empty and unchangeable set. */
 class NoRooms extends Set<string> {
   // Set's constructor adds nothing when given no iterable, so only a later add() could change it.
@@ -41,19 +61,18 @@ const NO_ROOMS: ReadonlySet<string> = new NoRooms();
 export class AppConn implements AppConnection {
   #rooms: Set<string> | undefined;
   #budget: BadMessageBudget | undefined;
-  /** Every call and send in flight: what `maxInFlightTasks` bounds. */
-  #calls: Set<InFlightCall> | undefined;
-  /** The request ids among them (never more entries than #calls) for the reused-id check. */
-  #callIds: Set<RequestId> | undefined;
+  #inFlight: InFlightCalls | undefined;
 
   constructor(
     readonly raw: Connection<unknown>,
     readonly user: User,
-    private readonly gate: PushGate,
-    private readonly budgetLimits: BudgetLimits,
-    /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
-    readonly streams = false,
+    private readonly shared: AppConnShared,
   ) {}
+
+  /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
+  get streams(): boolean {
+    return this.shared.streams;
+  }
 
   get id(): string {
     return this.raw.id;
@@ -79,7 +98,8 @@ export class AppConn implements AppConnection {
 
   /** The sliding window of recent bad messages, made at the first one. */
   get budget(): BadMessageBudget {
-    return (this.#budget ??= new BadMessageBudget(this.budgetLimits.max, this.budgetLimits.windowMs));
+    const limits = this.shared.budgetLimits;
+    return (this.#budget ??= new BadMessageBudget(limits.max, limits.windowMs));
   }
 
   /** The room joined first (at connect), if still joined. */
@@ -94,14 +114,16 @@ export class AppConn implements AppConnection {
 
   /** Send an already-serialised push, through the backpressure gate. */
   pushText(text: string): boolean {
-    if (!this.gate.admit(this.raw)) return false;
-    return this.gate.sent(this.raw.send(text));
+    const gate = this.shared.gate;
+    if (!gate.admit(this.raw)) return false;
+    return gate.sent(this.raw.send(text));
   }
 
   /** Send a push framed once for many connections, through the backpressure gate. */
   pushPrepared(message: PreparedMessage): boolean {
-    if (!this.gate.admit(this.raw)) return false;
-    return this.gate.sent(this.raw.sendPrepared(message));
+    const gate = this.shared.gate;
+    if (!gate.admit(this.raw)) return false;
+    return gate.sent(this.raw.sendPrepared(message));
   }
 
   /** Replies are asked for: they skip the push gate (the endpoint's own send limit still applies). */
@@ -115,34 +137,38 @@ export class AppConn implements AppConnection {
 
   /** How many calls and sends are in flight. */
   get inFlight(): number {
-    return this.#calls === undefined ? 0 : this.#calls.size;
+    return this.#inFlight === undefined ? 0 : this.#inFlight.calls.size;
   }
 
   /** True while a call with this request id is in flight. */
   hasCallInFlight(id: RequestId): boolean {
-    return this.#callIds !== undefined && this.#callIds.size > 0 && this.#callIds.has(id);
+    const inFlight = this.#inFlight;
+    return inFlight !== undefined && inFlight.ids.size > 0 && inFlight.ids.has(id);
   }
 
   track(request: Request, controller: AbortController): InFlightCall {
     const call: InFlightCall = { request, controller };
-    (this.#calls ??= new Set()).add(call);
-    if (request.id !== undefined) (this.#callIds ??= new Set()).add(request.id);
+    const inFlight = (this.#inFlight ??= new InFlightCalls());
+    inFlight.calls.add(call);
+    if (request.id !== undefined) inFlight.ids.add(request.id);
     return call;
   }
 
   /** Take one call out. True when it was still in: the caller then owns its one answer. */
   untrack(call: InFlightCall): boolean {
-    if (this.#calls === undefined || !this.#calls.delete(call)) return false;
-    if (call.request.id !== undefined) this.#callIds?.delete(call.request.id);
+    const inFlight = this.#inFlight;
+    if (inFlight === undefined || !inFlight.calls.delete(call)) return false;
+    if (call.request.id !== undefined) inFlight.ids.delete(call.request.id);
     return true;
   }
 
   /** Take every call out (disconnect, stop): the caller owns their answers; later settles send nothing. */
   takeAll(): InFlightCall[] {
-    if (this.#calls === undefined) return [];
-    const calls = [...this.#calls];
-    this.#calls.clear();
-    this.#callIds?.clear();
+    const inFlight = this.#inFlight;
+    if (inFlight === undefined) return [];
+    const calls = [...inFlight.calls];
+    inFlight.calls.clear();
+    inFlight.ids.clear();
     return calls;
   }
 }

@@ -16,7 +16,8 @@ import type { Endpoint } from "../endpoint/endpoint.ts";
 import type { HandshakeRequest } from "../endpoint/handshake.ts";
 import type { EndpointOptions } from "../options.ts";
 import type { PreparedMessage } from "../transport/socket.ts";
-import { AppConn, type BudgetLimits } from "./app-connection.ts";
+import { AppConn, type AppConnShared } from "./app-connection.ts";
+import { AppConnections } from "./app-connections.ts";
 import { PushGate, newPushCounters, type PushCounters, type PushPolicy } from "./push.ts";
 import { Rooms, isRoomName, type PendingRoomJoin } from "./rooms.ts";
 import { afterReply } from "./after-reply.ts";
@@ -61,7 +62,7 @@ export interface AppOptions {
   endpoint?: Omit<EndpointOptions<AppData>, "handshake" | "open" | "message" | "close" | "protocols" | "protocolMismatch" | "defaultData">;
 }
 
-/** What the handshake stores on the endpoint connection. */
+/** What the handshake stores on the endpoint connection (replaced by its AppConn at open). */
 export interface AppData {
   user: User;
   rooms: readonly string[];
@@ -98,7 +99,8 @@ export class App {
   readonly rooms: Rooms;
   readonly #cluster: ClusterRooms;
   readonly #tasks = new Map<string, TaskDefinition<any, any, any>>();
-  readonly #conns = new Map<string, AppConn>();
+  /** The live connections: a view of the endpoint's table, whose data is each one's AppConn. */
+  readonly #conns = new AppConnections();
   /**
    * Connections whose `?room=` joins are settling, with the presence pushes and broadcasts that
    * came for them meanwhile: the welcome is their first frame, these follow it (at most
@@ -106,14 +108,14 @@ export class App {
    */
   readonly #welcoming = new Map<AppConn, PreparedMessage[]>();
   readonly #maxHeldPushes: number;
-  /** maxBadMessages / badMessageWindowMs, one object for every connection of the app. */
-  readonly #budgetLimits: BudgetLimits;
   readonly #router: Router;
   readonly #gate: PushGate;
+  /** The push gate and the bad-message limits, shared by the connections without / with `?streams=1`. */
+  readonly #connShared: readonly [plain: AppConnShared, streams: AppConnShared];
   readonly #log: Logger;
   readonly #session: Session;
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
-  #endpoint: Endpoint<AppData> | undefined;
+  #endpoint: Endpoint<AppSlot> | undefined;
   /** Connections refused at connect (closed before their welcome). */
   #refused = 0;
 
@@ -132,8 +134,9 @@ export class App {
     };
     this.#session = options.session ?? anonymousSession();
     this.#maxHeldPushes = cluster.limits.handoverMaxPushes;
-    this.#budgetLimits = { max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs };
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
+    const budgetLimits = { max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs };
+    this.#connShared = [{ gate: this.#gate, budgetLimits, streams: false }, { gate: this.#gate, budgetLimits, streams: true }];
     this.#cluster = new ClusterRooms(path, cluster, {
       all: (text) => void this.#fanout(this.#conns.values(), text),
     }, this.#log);
@@ -202,7 +205,7 @@ export class App {
   }
 
   /** @internal The endpoint hooks that make the endpoint speak the protocol. */
-  endpointOptions(): EndpointOptions<AppData> {
+  endpointOptions(): EndpointOptions<AppSlot> {
     return {
       ...this.options.endpoint,
       protocols: [SUBPROTOCOL],
@@ -216,16 +219,17 @@ export class App {
       },
       open: (conn) => this.#open(conn),
       message: (conn, data, isBinary) => {
-        const appConn = this.#conns.get(conn.id);
-        if (appConn !== undefined) this.#router.handle(appConn, data, isBinary);
+        const appConn = conn.data;
+        if (appConn instanceof AppConn) this.#router.handle(appConn, data, isBinary);
       },
       close: (conn, code, reason) => this.#close(conn, code, reason),
     };
   }
 
   /** @internal */
-  attach(endpoint: Endpoint<AppData>): void {
+  attach(endpoint: Endpoint<AppSlot>): void {
     this.#endpoint = endpoint;
+    this.#conns.bind(endpoint.connections as ReadonlyMap<string, Connection<unknown>>);
     this.#cluster.start();
     this.#cluster.onRoomPush((push, recipients) => this.rooms.deliverPush(push, recipients));
   }
@@ -294,8 +298,9 @@ export class App {
     return undefined;
   }
 
-  #open(raw: Connection<AppData>): void {
-    const refusal = raw.data.refusal;
+  #open(raw: Connection<AppSlot>): void {
+    const data = raw.data as AppData; // open runs once, before which the data is the handshake's
+    const refusal = data.refusal;
     if (refusal !== undefined) {
       // Its slot in maxConnections is held until the socket is gone (closeTimeoutMs at most).
       this.#refused++;
@@ -303,18 +308,20 @@ export class App {
       raw.close(refusal.code, refusal.reason);
       return;
     }
-    const conn = new AppConn(raw as Connection<unknown>, raw.data.user, this.#gate, this.#budgetLimits, raw.data.streams === true);
-    this.#conns.set(conn.id, conn);
-    const rooms = raw.data.rooms;
+    const conn = new AppConn(raw as Connection<unknown>, data.user, this.#connShared[data.streams ? 1 : 0]);
+    // From here on the endpoint connection's data is its AppConn: the handshake's object goes.
+    raw.data = conn;
+    this.#conns.opened();
+    const rooms = data.rooms;
     // No `?room=` rooms: nothing to wait for, so the welcome goes out now (in the same write as
     // the 101 where the transport can) and no push can come before it.
-    if (rooms.length === 0) return this.#welcome(raw, conn, NO_JOINS);
+    if (rooms.length === 0) return this.#welcome(raw, conn, rooms, NO_JOINS);
     this.#welcoming.set(conn, []);
     // The `?room=` rooms are joined BEFORE the welcome, and their live pushes start after it (the
     // same switch as a room.join reply): a push published once the client is welcomed reaches
     // it, and its welcome carries the position it recovers from. Joins never reject.
     void Promise.all(rooms.map((room) => this.rooms.joinPending(conn, room))).then(
-      (joins) => this.#welcome(raw, conn, joins),
+      (joins) => this.#welcome(raw, conn, rooms, joins),
       (err: unknown) => {
         // Not expected (joinPending never rejects): treated like a failed open hook.
         this.#log.error({ err, conn: conn.id }, "connect-time room join failed; closing its connection with 1011");
@@ -324,14 +331,13 @@ export class App {
   }
 
   /** The connect-time joins took effect: the welcome, THEN their live pushes, THEN the open hook. */
-  #welcome(raw: Connection<AppData>, conn: AppConn, joins: readonly PendingRoomJoin[]): void {
-    const rooms = raw.data.rooms;
+  #welcome(raw: Connection<AppSlot>, conn: AppConn, rooms: readonly string[], joins: readonly PendingRoomJoin[]): void {
     // fromEntries, not assignment: a room named "__proto__" stays an own key.
     const positions = conn.streams ? Object.fromEntries(rooms.flatMap((room, i) => positionOf(room, joins[i]!))) : undefined;
     const held = this.#welcoming.get(conn) ?? NO_HELD;
     if (held !== NO_HELD) this.#welcoming.delete(conn);
-    // Gone meanwhile (#close ran: out of its rooms, close hook called): no welcome, no open hook.
-    const live = this.#conns.get(conn.id) === conn && raw.isOpen;
+    // Closing or gone meanwhile (then #close has run or will: out of its rooms, close hook called): no welcome, no open hook.
+    const live = raw.isOpen;
     if (live) {
       conn.reply(encodeWelcome(conn.id, conn.user, rooms, positions));
       for (const prepared of held) conn.pushPrepared(prepared);
@@ -346,11 +352,11 @@ export class App {
     });
   }
 
-  #close(raw: Connection<AppData>, code: number, reason: string): void {
-    const conn = this.#conns.get(raw.id);
-    if (conn === undefined) return;
+  #close(raw: Connection<AppSlot>, code: number, reason: string): void {
+    const conn = raw.data;
+    if (!(conn instanceof AppConn)) return; // refused at connect: never an app connection
     if (conn.inFlight > 0) this.#router.abortAll(conn, new TaskAbort("disconnected", `the client disconnected (${code})`));
-    this.#conns.delete(conn.id);
+    this.#conns.closed();
     if (this.#welcoming.size > 0) this.#welcoming.delete(conn);
     if (conn.rooms.size > 0) this.rooms.leaveAll(conn);
     if (this.options.close === undefined) return;
@@ -489,6 +495,9 @@ function appLimit(options: AppOptions, name: LimitName & keyof AppOptions): numb
   }
   return value;
 }
+
+/** An app endpoint connection's data: what the handshake admitted, then (from open on) its AppConn. */
+type AppSlot = AppData | AppConn;
 
 /** A connect-time room's welcome entry; none when the engine could not tell (its join failed). */
 function positionOf(room: string, join: StreamPosition): [string, StreamPosition][] {

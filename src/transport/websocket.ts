@@ -54,6 +54,12 @@ class RoutedWebSocket extends WebSocket {
     }
     return arguments.length <= 1 ? super.emit(event) : arguments.length === 2 ? super.emit(event, a) : super.emit(event, a, b);
   }
+
+  /** ws calls close() for every clean close, ours and the peer's: its first call (still open) begins one. */
+  override close(code?: number, data?: string | Buffer): void {
+    if (this.readyState === WebSocket.OPEN) this.transport?.skipPointlessEnds();
+    super.close(code, data);
+  }
 }
 
 export interface DeflateOptions {
@@ -279,10 +285,12 @@ const BINARY = { binary: true };
 class WsTransportSocket implements TransportSocket {
   readonly #ws: WebSocket;
   readonly #raw: Socket;
-  /** ws's private sender, or undefined: then every send goes through ws.send. */
+  /**
+   * ws's private sender, or undefined: then every send goes through ws.send. Set only when
+   * readWsPrivates found the parser's fields too (read from `ws._receiver` on each message:
+   * one field less per connection).
+   */
   readonly #sender: WsSender | undefined;
-  /** ws's private parser, or undefined: then "more input in this read" is never known. */
-  readonly #receiver: WsReceiver | undefined;
   /** permessage-deflate negotiated: sends go through ws, which compresses them. */
   readonly #deflate: boolean;
   /** This socket's writes held until the end of the tick (see held-writes.ts); made on the first one. */
@@ -302,10 +310,17 @@ class WsTransportSocket implements TransportSocket {
     this.#address = address;
     const privates = readWsPrivates(ws);
     this.#sender = privates?.sender;
-    this.#receiver = privates?.receiver;
     this.#deflate = ws.extensions.includes("permessage-deflate");
-    skipEndWhenFinished(raw);
-    if (privates !== undefined) skipEndWhenFinished(privates.receiver);
+  }
+
+  /**
+   * @internal RoutedWebSocket.close: a clean close begins, which is where ws's end() calls on
+   * finished streams come (see skipEndWhenFinished). Not done at accept: an own property on the
+   * TCP socket and the parser of every idle connection would cost it 16 bytes.
+   */
+  skipPointlessEnds(): void {
+    skipEndWhenFinished(this.#raw);
+    if (this.#sender !== undefined) skipEndWhenFinished(receiverOf(this.#ws));
   }
 
   get protocol(): string {
@@ -334,36 +349,39 @@ class WsTransportSocket implements TransportSocket {
   send(data: string | Buffer, isBinary: boolean): void {
     const ws = this.#ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    const hold = this.#holdForTick();
-    if (!this.#canWriteDirectly()) {
+    const hold = this.holdForTick();
+    if (!this.canWriteDirectly()) {
       // ws writes this one itself: with more due in this tick, into the stream corked for it.
-      if (hold) this.#corkStreamForTick();
+      if (hold) this.corkStreamForTick();
       ws.send(data, isBinary ? BINARY : TEXT);
       return;
     }
     // Our own framing: for small messages one allocation and one stream write instead of ws's two.
     // UTF-16 length for strings: a cheap bound, close enough to choose between copy and two writes.
     if (data.length <= MERGE_LIMIT) {
-      this.#write(encodeFrame(data, isBinary), hold);
+      this.write(encodeFrame(data, isBinary), hold);
     } else {
       const payload = typeof data === "string" ? Buffer.from(data) : data;
       const headerLength = payload.length < 65536 ? 4 : 10;
       const header = Buffer.allocUnsafe(headerLength);
       writeHeader(header, isBinary, payload.length, headerLength);
-      this.#write(header, hold);
-      this.#write(payload, hold);
+      this.write(header, hold);
+      this.write(payload, hold);
     }
   }
 
-  /** Held until the end of the tick, or written now (see `#holdForTick`). */
-  #write(bytes: Buffer, hold: boolean): void {
+  // The helpers below are TS-private, not #private: #methods cost every instance a brand slot
+  // (8 bytes per connection; issue 18's idle memory).
+
+  /** Held until the end of the tick, or written now (see `holdForTick`). */
+  private write(bytes: Buffer, hold: boolean): void {
     const held = this.#held;
     if (hold && held !== undefined && !held.corked) held.add(bytes);
     else this.#raw.write(bytes);
   }
 
   /** No compression negotiated and nothing queued in ws: frames may go straight to the socket. */
-  #canWriteDirectly(): boolean {
+  private canWriteDirectly(): boolean {
     const sender = this.#sender;
     return this.#deflate === false && sender !== undefined && sender._state === SENDER_IDLE && sender._queue.length === 0;
   }
@@ -380,7 +398,7 @@ class WsTransportSocket implements TransportSocket {
       this.send(message.data, message.isBinary);
       return;
     }
-    this.#write(frame, this.#holdForTick());
+    this.write(frame, this.holdForTick());
   }
 
   close(code: number, reason: string): void {
@@ -412,9 +430,8 @@ class WsTransportSocket implements TransportSocket {
 
   /** @internal ws's 'message' (through RoutedWebSocket.emit). */
   wsMessage(data: Buffer, isBinary: boolean): void {
-    const receiver = this.#receiver;
     // ws emits every message of one read synchronously; bytes left mean more are coming now.
-    inputPending = receiver !== undefined && receiver._bufferedBytes > 0;
+    inputPending = this.#sender !== undefined && receiverOf(this.#ws)._bufferedBytes > 0;
     try {
       this.#events!.message(this.#context, data, isBinary);
     } finally {
@@ -438,7 +455,7 @@ class WsTransportSocket implements TransportSocket {
   }
 
   /** Before a write: true to hold it, when more writes to this socket are due in this tick (see the file comment). */
-  #holdForTick(): boolean {
+  private holdForTick(): boolean {
     const held = this.#held;
     if (held !== undefined && held.listed) return true;
     if (!inputPending && this.#sentInTick !== tick) {
@@ -456,7 +473,7 @@ class WsTransportSocket implements TransportSocket {
   }
 
   /** A write through ws joins this tick's: what is held goes into the stream, corked until the tick ends. */
-  #corkStreamForTick(): void {
+  private corkStreamForTick(): void {
     const held = this.#held!;
     if (held.corked) return;
     held.corked = true;
@@ -474,6 +491,11 @@ class WsTransportSocket implements TransportSocket {
       this.#raw.uncork();
     }
   }
+}
+
+/** ws's frame parser; only where readWsPrivates found it as expected (the socket's #sender is set). */
+function receiverOf(ws: WebSocket): WsReceiver {
+  return (ws as unknown as { _receiver: WsReceiver })._receiver;
 }
 
 /**

@@ -2,12 +2,16 @@
 // Each of these was a per-connection cost found in heap snapshots of 10k idle connections
 // (bench/README.md, "Idle memory"): a `once('close')` closure and an 'error' handler of ours
 // left on every upgraded TCP socket, four listener closures on every WebSocket, and Sets and a
-// bad-message budget made for every app connection. The tests look at the server's own socket
-// and app connection, so a change that brings one back fails here, not only in the bench.
+// bad-message budget made for every app connection, and a second table of app connections
+// beside the endpoint's. The tests look at the server's own socket and app connection, so a
+// change that brings one back fails here, not only in the bench.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { startApp, ProtoClient } from "../helpers/app-client.ts";
+import { RawSocket } from "../helpers/raw-socket.ts";
+import { deferred, within } from "../helpers/until.ts";
+import { reject } from "../../src/index.ts";
 
 /** The server side of the one WebSocket on `port` (its TCP socket's local port is the server's). */
 function serverSocket(port: number): Socket {
@@ -65,4 +69,42 @@ test("idle app connections share one empty, read-only rooms set; a join gives th
   const left = await a.call("room.leave", { room: "lobby" });
   assert.equal(left.data.room, "lobby");
   assert.equal(connA.rooms.size, 0);
+});
+
+test("an app connection is its endpoint connection's data: app.connections reads the endpoint's table; a refused one is not counted while its socket lingers", async (t) => {
+  const appClosed = deferred<string>();
+  const { server, app, url } = await startApp({
+    session: (req) => (req.query.get("user") === "mallory" ? reject(401, "not you") : { id: "ok", name: "ok" }),
+    close: (conn) => appClosed.resolve(conn.id),
+  });
+  t.after(() => server.stop());
+  const endpoint = server.endpoints.get("/app")!;
+  const a = await ProtoClient.open(url);
+  const b = await ProtoClient.open(url);
+  t.after(() => { a.close(); b.close(); });
+  const ids: string[] = [a.welcome.data.connection, b.welcome.data.connection];
+  for (const id of ids) assert.equal(endpoint.connections.get(id)!.data, app.connections.get(id), "no second object or table per connection");
+  assert.equal(app.connections.size, 2);
+  assert.deepEqual([...app.connections.keys()].sort(), [...ids].sort());
+  assert.deepEqual([...app.connections].map(([id, conn]) => [id, conn.id]).sort(), ids.map((id) => [id, id]).sort());
+  assert.equal(app.connections.has("app-999999"), false);
+  assert.equal(app.stats().connections, 2);
+
+  // A refused client that never answers the close frame: its socket stays in the endpoint's
+  // table until closeTimeoutMs, but it never was an app connection.
+  const raw = await RawSocket.open(server.port);
+  t.after(() => raw.socket.destroy());
+  await raw.upgrade("/app?user=mallory");
+  assert.equal(await raw.readCloseCode(), 4401);
+  assert.equal(endpoint.connections.size, 3, "the refused socket is still the endpoint's");
+  assert.equal(app.connections.size, 2);
+  assert.equal([...app.connections.values()].length, 2);
+  assert.equal(app.stats().refused, 1);
+
+  // A closed connection leaves the view by the time the app's close hook runs.
+  a.close();
+  assert.equal(await within(appClosed.promise, 5_000, "the app's close hook"), ids[0]);
+  assert.equal(app.connections.size, 1);
+  assert.equal(app.connections.get(ids[0]!), undefined);
+  assert.deepEqual([...app.connections.keys()], [ids[1]]);
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Socket } from "node:net";
 import { Writable } from "node:stream";
 import { startServer } from "../helpers/server.ts";
+import type { Connection } from "../../src/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 
 /** Counts stream writes on the server side of one client connection, from now on (t.mock restores them). */
@@ -61,33 +62,47 @@ test("a lone send is written at once; later sends of the same turn wait for one 
   assert.equal(writes(), 2);
 });
 
-test("a clean close calls end() on no stream that has already finished (Node builds an error for each)", async (t) => {
-  let closed!: (code: number) => void;
-  const closedCode = new Promise<number>((resolve) => (closed = resolve));
-  const server = await startServer({}, (s) => s.endpoint("/bye", { close: (_conn, code) => closed(code) }));
-  t.after(() => server.stop());
-  const raw = await RawSocket.open(server.port);
-  t.after(() => raw.socket.destroy());
-  await raw.upgrade("/bye");
-  // From here on, count end() calls on server-side streams that have finished already: the
-  // TCP socket of this connection and ws's frame parser (the only ws Receiver in this process,
-  // since the client is a raw socket).
-  const clientPort = raw.socket.localPort;
-  const pointless: string[] = [];
-  for (const proto of [Writable.prototype, Socket.prototype] as unknown as Array<{ end(...args: unknown[]): unknown }>) {
-    const original = proto.end;
-    t.mock.method(proto, "end", function (this: Writable, ...args: unknown[]) {
-      const ours = this instanceof Socket ? this.remotePort === clientPort : this.constructor.name === "Receiver";
-      if (ours && (this.writableFinished || this.destroyed)) pointless.push(this.constructor.name);
-      return original.apply(this, args);
-    });
-  }
-  // The client starts the close handshake, the server answers and ends, the client ends too.
-  const code = Buffer.alloc(2);
-  code.writeUInt16BE(1000);
-  raw.sendFrame(8, code);
-  assert.equal(await raw.readCloseCode(), 1000);
-  await raw.ended;
-  assert.equal(await closedCode, 1000);
-  assert.deepEqual(pointless, []);
-});
+// ws calls end() on finished streams in both directions of a clean close; the transport skips
+// those calls from the close's start (it installs the skip then, not per idle connection).
+for (const initiator of ["client", "server"] as const) {
+  test(`a clean close begun by the ${initiator} calls end() on no stream that has already finished (Node builds an error for each)`, async (t) => {
+    let closed!: (code: number) => void;
+    const closedCode = new Promise<number>((resolve) => (closed = resolve));
+    let opened!: (conn: Connection) => void;
+    const openedConn = new Promise<Connection>((resolve) => (opened = resolve));
+    const server = await startServer({}, (s) => s.endpoint("/bye", { open: (conn) => opened(conn), close: (_conn, code) => closed(code) }));
+    t.after(() => server.stop());
+    const raw = await RawSocket.open(server.port);
+    t.after(() => raw.socket.destroy());
+    await raw.upgrade("/bye");
+    const conn = await openedConn;
+    // From here on, count end() calls on server-side streams that have finished already: the
+    // TCP socket of this connection and ws's frame parser (the only ws Receiver in this process,
+    // since the client is a raw socket).
+    const clientPort = raw.socket.localPort;
+    const pointless: string[] = [];
+    for (const proto of [Writable.prototype, Socket.prototype] as unknown as Array<{ end(...args: unknown[]): unknown }>) {
+      const original = proto.end;
+      t.mock.method(proto, "end", function (this: Writable, ...args: unknown[]) {
+        const ours = this instanceof Socket ? this.remotePort === clientPort : this.constructor.name === "Receiver";
+        if (ours && (this.writableFinished || this.destroyed)) pointless.push(this.constructor.name);
+        return original.apply(this, args);
+      });
+    }
+    const code = Buffer.alloc(2);
+    code.writeUInt16BE(1000);
+    if (initiator === "client") {
+      // The client starts the close handshake, the server answers and ends, the client ends too.
+      raw.sendFrame(8, code);
+      assert.equal(await raw.readCloseCode(), 1000);
+    } else {
+      // The server starts it, the client answers, the server ends.
+      conn.close(1000);
+      assert.equal(await raw.readCloseCode(), 1000);
+      raw.sendFrame(8, code);
+    }
+    await raw.ended;
+    assert.equal(await closedCode, 1000);
+    assert.deepEqual(pointless, []);
+  });
+}

@@ -41,7 +41,7 @@ function setup(maxBadMessages = 10) {
   const router = new Router(tasks, rooms, { taskTimeoutMs: 1000, maxInFlightTasks: 8 }, log);
   const fake = fakeConnection();
   const gate = new PushGate("drop", 1024, newPushCounters());
-  const conn = new AppConn(fake.raw, { id: "u", name: "u" }, gate, { max: maxBadMessages, windowMs: 10_000 });
+  const conn = new AppConn(fake.raw, { id: "u", name: "u" }, { gate, budgetLimits: { max: maxBadMessages, windowMs: 10_000 }, streams: false });
   return { router, conn, ...fake };
 }
 
