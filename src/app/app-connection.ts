@@ -2,14 +2,15 @@
  * The app layer's state for one endpoint connection: its user, rooms, calls in flight (each
  * with an AbortController) and bad-message budget. Tasks see it as an AppConnection.
  * Most connections never join a room, run an async task or send a bad message: the sets and
- * the budget for those are made on first use (about 550 bytes per idle connection otherwise).
+ * the budget for those are made on first use (about 550 bytes per idle connection otherwise),
+ * and so is the user of an app without a session (anon-<n>: 70 bytes, object and string).
  */
 import { encodePush } from "../protocol/codec.ts";
 import type { Request, RequestId } from "../protocol/messages.ts";
 import type { Connection } from "../endpoint/connection.ts";
 import type { PreparedMessage } from "../transport/socket.ts";
 import type { PushGate } from "./push.ts";
-import type { User } from "./sessions.ts";
+import { anonymousUser, type User } from "./sessions.ts";
 import type { AppConnection } from "./task.ts";
 import { BadMessageBudget } from "./bad-messages.ts";
 
@@ -59,15 +60,31 @@ class NoRooms extends Set<string> {
 const NO_ROOMS: ReadonlySet<string> = new NoRooms();
 
 export class AppConn implements AppConnection {
+  /** The user, or for an app without a session only its anonymous number until first read. */
+  #user: User | number;
   #rooms: Set<string> | undefined;
   #budget: BadMessageBudget | undefined;
   #inFlight: InFlightCalls | undefined;
 
   constructor(
     readonly raw: Connection<unknown>,
-    readonly user: User,
+    user: User | number,
     private readonly shared: AppConnShared,
-  ) {}
+  ) {
+    this.#user = user;
+  }
+
+  /** Who is connected; an anonymous user is made on first read (most idle connections never read it). */
+  get user(): User {
+    const user = this.#user;
+    return typeof user === "number" ? (this.#user = anonymousUser(user)) : user;
+  }
+
+  /** The user for the welcome, without keeping an anonymous one made only for it. */
+  get welcomeUser(): User {
+    const user = this.#user;
+    return typeof user === "number" ? anonymousUser(user) : user;
+  }
 
   /** Opted in with `?streams=1`: room pushes carry room/offset/epoch (docs/protocol.md). */
   get streams(): boolean {

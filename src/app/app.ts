@@ -25,7 +25,7 @@ import { encodeWelcome } from "./welcome.ts";
 import { ClusterRooms } from "./cluster-rooms.ts";
 import type { ClusterService } from "../cluster/index.ts";
 import { Router, type RouterStats, type TaskObserver, type WorkTracker } from "./router.ts";
-import { anonymousSession, type Session, type User } from "./sessions.ts";
+import { anonymousUser, type Session, type User } from "./sessions.ts";
 import { TaskAbort, TaskError, type AppConnection, type TaskDefinition, type TaskHandler, type TaskOptions } from "./task.ts";
 
 /**
@@ -64,7 +64,8 @@ export interface AppOptions {
 
 /** What the handshake stores on the endpoint connection (replaced by its AppConn at open). */
 export interface AppData {
-  user: User;
+  /** A number for an app without a session: its anonymous user `anon-<n>`, made when first read. */
+  user: User | number;
   rooms: readonly string[];
   /** `?streams=1`: room pushes with their stream position (docs/protocol.md, "Room streams"). */
   streams: boolean;
@@ -113,7 +114,9 @@ export class App {
   /** The push gate and the bad-message limits, shared by the connections without / with `?streams=1`. */
   readonly #connShared: readonly [plain: AppConnShared, streams: AppConnShared];
   readonly #log: Logger;
-  readonly #session: Session;
+  /** Undefined: the default, anonymous users (`anon-1`, `anon-2`, … per app). */
+  readonly #session: Session | undefined;
+  #anonymousUsers = 0;
   readonly #limits: Record<"taskTimeoutMs" | "maxInFlightTasks" | "maxBadMessages" | "badMessageWindowMs" | "maxRoomsPerConnection" | "maxPushBufferedBytes", number>;
   #endpoint: Endpoint<AppSlot> | undefined;
   /** Connections refused at connect (closed before their welcome). */
@@ -132,7 +135,7 @@ export class App {
       maxRoomsPerConnection: appLimit(options, "maxRoomsPerConnection"),
       maxPushBufferedBytes: appLimit(options, "maxPushBufferedBytes"),
     };
-    this.#session = options.session ?? anonymousSession();
+    this.#session = options.session;
     this.#maxHeldPushes = cluster.limits.handoverMaxPushes;
     this.#gate = new PushGate(options.pushPolicy ?? "drop", this.#limits.maxPushBufferedBytes, newPushCounters());
     const budgetLimits = { max: this.#limits.maxBadMessages, windowMs: this.#limits.badMessageWindowMs };
@@ -262,7 +265,9 @@ export class App {
     const rooms = roomsAtConnect(req);
     if (rooms.some((room) => !isRoomName(room))) throw reject(400, "a room name is 1-256 characters");
     if (rooms.length > this.#limits.maxRoomsPerConnection) throw reject(400, "too many rooms");
-    const user = this.#session(req);
+    const session = this.#session;
+    if (session === undefined) return this.#admitted(req, rooms, ++this.#anonymousUsers);
+    const user = session(req);
     return isThenable(user) ? Promise.resolve(user).then((settled) => this.#admitUser(req, rooms, settled as User | HandshakeRejection)) : this.#admitUser(req, rooms, user);
   }
 
@@ -271,8 +276,16 @@ export class App {
     if (typeof user !== "object" || user === null || typeof user.id !== "string" || typeof user.name !== "string") {
       throw new Error("session() must return { id: string, name: string, … } or a rejection");
     }
+    return this.#admitted(req, rooms, user);
+  }
+
+  /** The user is known (an anonymous one by its number): the room policy for `?room=`, then the data. */
+  #admitted(req: HandshakeRequest, rooms: readonly string[], user: User | number): AppData | Promise<AppData> {
     const data: AppData = { user, rooms, streams: hasQuery(req) && req.query.get(STREAMS_PARAM) === "1" };
-    const allowed = this.#connectRoomsAllowed(user, rooms, 0);
+    if (rooms.length === 0 || typeof this.options.rooms !== "function") return data;
+    // The policy reads the user: an anonymous one is made now, and kept.
+    const known = typeof user === "number" ? (data.user = anonymousUser(user)) : user;
+    const allowed = this.#connectRoomsAllowed(known, rooms, 0);
     return allowed === undefined ? data : allowed.then(() => data);
   }
 
@@ -339,7 +352,7 @@ export class App {
     // Closing or gone meanwhile (then #close has run or will: out of its rooms, close hook called): no welcome, no open hook.
     const live = raw.isOpen;
     if (live) {
-      conn.reply(encodeWelcome(conn.id, conn.user, rooms, positions));
+      conn.reply(encodeWelcome(conn.id, conn.welcomeUser, rooms, positions));
       for (const prepared of held) conn.pushPrepared(prepared);
     }
     for (const join of joins) join.resume();

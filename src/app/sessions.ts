@@ -26,11 +26,13 @@ export type Session = (req: SessionRequest) => User | HandshakeRejection | Promi
 /** Every connection gets a fresh `anon-<n>` user (counted per session object, not globally). */
 export function anonymousSession(prefix = "anon"): Session {
   let n = 0;
-  return () => {
-    n += 1;
-    const id = `${prefix}-${n}`; // one string for both fields
-    return { id, name: id };
-  };
+  return () => anonymousUser(++n, prefix);
+}
+
+/** The anonymous user number `n`: `anon-<n>` for both fields (one string). */
+export function anonymousUser(n: number, prefix = "anon"): User {
+  const id = `${prefix}-${n}`;
+  return { id, name: id };
 }
 
 export interface TokenSessionOptions {

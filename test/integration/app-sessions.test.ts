@@ -65,3 +65,31 @@ test("a custom session may reject (403 → 4403); one that returns garbage is a 
 test("a secret shorter than 32 bytes is refused up front", () => {
   assert.throws(() => tokenSession({ secret: "short" }), /session\.secret/);
 });
+
+test("without a session: anon-1, anon-2, …, the same user in the welcome, in tasks, to the room policy and in presence", async (t) => {
+  const policySaw: string[] = [];
+  const { server, app, url } = await startApp({
+    presence: true,
+    rooms: (user, room) => {
+      policySaw.push(`${user.id} ${room}`);
+      return true;
+    },
+  }, (a) => a.task("whoami", ({ user }) => user));
+  t.after(() => server.stop());
+  const a = await ProtoClient.open(url);
+  const b = await ProtoClient.open(url, { query: { room: "lobby" } });
+  t.after(() => { a.close(); b.close(); });
+  assert.deepEqual(a.welcome.data.user, { id: "anon-1", name: "anon-1" });
+  assert.deepEqual(b.welcome.data.user, { id: "anon-2", name: "anon-2" });
+  assert.deepEqual(policySaw, ["anon-2 lobby"], "the policy at connect saw the user the welcome names");
+  // Read on the server: the welcome's user, one object on every read.
+  const connA = app.connections.get(a.welcome.data.connection)!;
+  assert.deepEqual(connA.user, { id: "anon-1", name: "anon-1" });
+  assert.equal(connA.user, connA.user);
+  assert.deepEqual((await a.call("whoami", null)).data, { id: "anon-1", name: "anon-1" });
+  // Presence lists members by user: a's join names anon-1 to b, and the members list both.
+  const joined = await a.call("room.join", { room: "lobby" });
+  assert.deepEqual(joined.data.members.map((m: { user: { id: string } }) => m.user.id).sort(), ["anon-1", "anon-2"]);
+  const seen = await b.next((f) => f.task === "room.joined" && f.data.member.connection === a.welcome.data.connection);
+  assert.equal(seen.data.member.user.id, "anon-1");
+});
