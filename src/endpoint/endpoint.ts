@@ -271,8 +271,8 @@ export class Endpoint<D = Record<string, unknown>> {
       return { ok: false, status: 400, reason: `no supported subprotocol (supported: ${options.protocols!.join(", ")})` };
     }
     const protocol = chosen ?? "";
-    const base = options.defaultData ? options.defaultData() : undefined;
-    if (options.handshake === undefined) return { ok: true, protocol, data: base ?? ({} as D) };
+    const base = options.defaultData ? options.defaultData() : ({} as D);
+    if (options.handshake === undefined) return { ok: true, protocol, data: base };
     req.protocol = protocol; // the hook sees the endpoint's choice
     const result = options.handshake(req);
     return result instanceof Promise
@@ -280,16 +280,17 @@ export class Endpoint<D = Record<string, unknown>> {
       : this.#applyHookResult(req, protocol, base, result);
   }
 
-  /** `base` is what defaultData() made; undefined without one (the hook's data is then kept as it is, not copied). */
-  #applyHookResult(req: HandshakeRequest, protocol: string, base: D | undefined, result: HandshakeResult<D>): HandshakeDecision {
-    if (result === undefined || result === null) return { ok: true, protocol, data: base ?? ({} as D) };
+  #applyHookResult(req: HandshakeRequest, protocol: string, base: D, result: HandshakeResult<D>): HandshakeDecision {
+    if (result === undefined || result === null) return { ok: true, protocol, data: base };
     if (result instanceof HandshakeRejection) return { ok: false, status: result.status, reason: result.reason };
     const finalProtocol = result.protocol ?? protocol;
     if (finalProtocol !== "" && !req.protocols.includes(finalProtocol)) {
       throw new Error(`handshake hook chose subprotocol ${JSON.stringify(finalProtocol)}, which the client did not offer`);
     }
-    const data = result.data === undefined ? base ?? ({} as D)
-      : typeof base === "object" && base !== null ? { ...base, ...result.data } : (result.data as D);
+    // Without defaultData there is nothing to merge over: the hook's object is kept as it is, not
+    // copied into a second one that the connection would carry for its life.
+    const data = result.data === undefined ? base
+      : this.#options.defaultData !== undefined && typeof base === "object" && base !== null ? { ...base, ...result.data } : (result.data as D);
     return { ok: true, protocol: finalProtocol, data };
   }
 

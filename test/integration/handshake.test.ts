@@ -107,6 +107,25 @@ test("a hook may throw a rejection, may be async, and may attach data and choose
   await client.close();
 });
 
+test("without defaultData the hook's data is the connection's data itself (no copy); with it, merged into a new object", async (t) => {
+  const given: object[] = [];
+  const seen: Array<{ kept: boolean; data: unknown }> = [];
+  const hook = () => {
+    const data = { user: "ada" };
+    given.push(data);
+    return { data };
+  };
+  const server = await startServer({}, (s) => {
+    s.endpoint("/plain", { handshake: hook, open: (conn) => void seen.push({ kept: given.includes(conn.data), data: conn.data }) });
+    s.endpoint<Record<string, unknown>>("/merged", { defaultData: () => ({ role: "guest" }), handshake: hook, open: (conn) => void seen.push({ kept: given.includes(conn.data), data: conn.data }) });
+  });
+  t.after(() => server.stop());
+  const plain = await connect(server.url("/plain"));
+  const merged = await connect(server.url("/merged"));
+  await Promise.all([plain.close(), merged.close()]);
+  assert.deepEqual(seen, [{ kept: true, data: { user: "ada" } }, { kept: false, data: { role: "guest", user: "ada" } }]);
+});
+
 test("a handshake hook that throws an ordinary error → 500, and the server goes on", async (t) => {
   const server = await startServer({}, (s) => {
     s.endpoint("/broken", {
